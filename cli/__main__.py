@@ -1,0 +1,5 @@
+"""Allow ``python -m gantool``."""
+
+from gantool.cli import run
+
+run()

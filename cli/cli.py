@@ -1,0 +1,196 @@
+"""The ``gantool`` command line.
+
+Heavy libraries are imported inside each command, so ``gantool --help`` and
+``gantool sample`` never import TensorFlow. Errors the user can fix print one
+line on stderr and exit 2; internal errors exit 1 (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    name="gantool",
+    help="Train a DCGAN digit generator, export it to ONNX/TFLite, and sample it without TensorFlow.",
+    epilog=(
+        "Examples:\n\n"
+        "  gantool train --data mnist.npz --epochs 20 --out runs/dcgan\n\n"
+        "  gantool export --format onnx --model runs/dcgan --out g.onnx\n\n"
+        "  gantool sample --model g.onnx --out grid.png --count 64 --seed 3"
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    add_completion=False,
+)
+_state = {"debug": False}
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def handle_errors(command):
+    """Turn GantoolError into one line + exit 2, anything else into one line + exit 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from gantool.errors import GantoolError
+
+        try:
+            return command(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except GantoolError as exc:
+            if _state["debug"]:
+                raise
+            raise fail(str(exc)) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+        except Exception as exc:
+            if _state["debug"]:
+                raise
+            raise fail(f"internal error: {type(exc).__name__}: {str(exc)[:300]} (rerun with --debug for the traceback)", 1) from None
+
+    return wrapper
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+) -> None:
+    _state["debug"] = debug
+    # TensorFlow's C++ start-up chatter hides gantool's own output; --debug keeps it.
+    if not debug:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+class ExportFormat(str, enum.Enum):
+    onnx = "onnx"
+
+
+@app.command()
+@handle_errors
+def train(
+    out: Annotated[Path, typer.Option("--out", help="Run folder for checkpoints, grids, logs and generator.keras.")],
+    data: Annotated[Optional[str], typer.Option(help="mnist.npz or a folder of MNIST IDX files (else $GANTOOL_DATA, Keras' cache, download).")] = None,
+    epochs: Annotated[int, typer.Option(help="Total epochs.")] = 20,
+    batch_size: Annotated[int, typer.Option(help="Images per step.")] = 256,
+    seed: Annotated[int, typer.Option(help="Seed for init, data order, noise and dropout.")] = 0,
+    lr: Annotated[float, typer.Option(help="Adam learning rate (tutorial: 1e-4).")] = 1e-4,
+    beta1: Annotated[float, typer.Option(help="Adam beta_1 (tutorial: 0.9; DCGAN paper: 0.5).")] = 0.9,
+    d_lr: Annotated[Optional[float], typer.Option(help="Discriminator learning rate (default: --lr).")] = None,
+    label_smoothing: Annotated[float, typer.Option(help="One-sided label smoothing for real images (e.g. 0.1).")] = 0.0,
+    init: Annotated[str, typer.Option(help="Kernel init: glorot (tutorial) or normal (N(0, 0.02), DCGAN paper).")] = "glorot",
+    resume: Annotated[bool, typer.Option(help="Continue from the last complete checkpoint in --out.")] = False,
+    mixed_precision: Annotated[bool, typer.Option(help="mixed_float16 on GPU, mixed_bfloat16 on CPU.")] = False,
+    steps_per_epoch: Annotated[Optional[int], typer.Option(help="Cap steps per epoch (smoke tests).")] = None,
+    keep_epochs: Annotated[bool, typer.Option(help="Also keep each epoch's generator under RUN/epochs/.")] = False,
+) -> None:
+    """Train the DCGAN on MNIST.
+
+    Example: gantool train --data mnist.npz --epochs 20 --out runs/dcgan
+    """
+    from gantool.errors import GantoolError
+    from gantool.train.config import TrainConfig
+
+    if init not in ("glorot", "normal"):
+        raise GantoolError(f"--init must be glorot or normal, got {init!r}")
+    config = TrainConfig(
+        epochs=epochs, batch_size=batch_size, seed=seed, lr=lr, beta1=beta1, d_lr=d_lr,
+        label_smoothing=label_smoothing, initializer=init, mixed_precision=mixed_precision,
+        steps_per_epoch=steps_per_epoch, keep_epochs=keep_epochs,
+    )
+    from gantool.train.trainer import train as run_training
+
+    try:
+        run = run_training(config, out, data=data, resume=resume, log=typer.echo)
+    except KeyboardInterrupt:
+        raise GantoolError(f"interrupted; completed epochs are saved, continue with: gantool train --out {out} --resume") from None
+    typer.echo(f"Saved {run.generator} and {run.gif}")
+    typer.echo(f"Next: gantool export --format onnx --model {run.root} --out {run.root / 'generator.onnx'}")
+
+
+@app.command()
+@handle_errors
+def export(
+    model: Annotated[Path, typer.Option(help="Run folder, its generator.keras, or any Keras latent->image model.")],
+    out: Annotated[Path, typer.Option(help="Output file (e.g. g.onnx).")],
+    format: Annotated[ExportFormat, typer.Option("--format", help="Export format.")] = ExportFormat.onnx,
+    opset: Annotated[int, typer.Option(help="ONNX opset (13-18).")] = 17,
+    value_range: Annotated[str, typer.Option(help="Output range LOW,HIGH when the model has no gantool config.")] = "-1,1",
+) -> None:
+    """Export a trained generator and check it against the Keras model.
+
+    Example: gantool export --format onnx --model runs/dcgan --out g.onnx
+    """
+    from gantool.errors import GantoolError
+    from gantool.runtime.files import check_output_path
+
+    try:
+        low, high = (float(v) for v in value_range.split(","))
+    except ValueError:
+        raise GantoolError(f"--value-range must be LOW,HIGH (e.g. -1,1), got {value_range!r}") from None
+    check_output_path(out)
+    from gantool.export.keras_to_onnx import export_onnx
+    from gantool.export.source import load_source
+
+    keras_model, contract, _ = load_source(model, (low, high))
+    parity = export_onnx(keras_model, contract, out, opset)
+    typer.echo(f"Wrote {out} ({out.stat().st_size / 1e6:.2f} MB), opset {opset}")
+    typer.echo(f"Parity vs Keras (batch 1 and 64): max |Δ| {parity.max_abs:.2e}, mean |Δ| {parity.mean_abs:.2e}, PSNR {parity.psnr_db:.1f} dB")
+    typer.echo(f"Next: gantool sample --model {out} --out grid.png")
+
+
+@app.command()
+@handle_errors
+def sample(
+    out: Annotated[Path, typer.Option(help="PNG grid to write.")],
+    model: Annotated[Optional[Path], typer.Option(help="Exported .onnx or .tflite (default: the bundled model).")] = None,
+    count: Annotated[int, typer.Option(help="Number of digits.")] = 64,
+    seed: Annotated[int, typer.Option(help="Latent seed (see README: latent convention).")] = 0,
+    cols: Annotated[int, typer.Option(help="Digits per grid row.")] = 8,
+    npy: Annotated[Optional[Path], typer.Option(help="Also write the uint8 images (count, H, W, C) as .npy.")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="onnxruntime intra-op threads (default: all cores).")] = None,
+    scale: Annotated[int, typer.Option(help="Upscale the grid by this integer factor.")] = 1,
+) -> None:
+    """Draw digits from an exported model (no TensorFlow needed).
+
+    Example: gantool sample --model g.onnx --out grid.png --count 64 --seed 3
+    """
+    from gantool.errors import GantoolError
+    from gantool.runtime.files import atomic_path, check_output_path
+    from gantool.runtime.generator import Generator
+    from gantool.runtime.images import make_grid, save_png
+
+    if count <= 0:
+        raise GantoolError(f"--count must be a positive integer, got {count}")
+    if cols <= 0 or cols > count:
+        raise GantoolError(f"--cols must be between 1 and --count ({count}), got {cols}")
+    if scale <= 0:
+        raise GantoolError(f"--scale must be a positive integer, got {scale}")
+    check_output_path(out)
+    if npy is not None:
+        check_output_path(npy)
+    generator = Generator.load(model, threads=threads)
+    images = generator.sample(count, seed)
+    grid = make_grid(images, cols=cols, scale=scale)
+    if npy is not None:
+        import numpy as np
+
+        with atomic_path(npy) as tmp:
+            np.save(tmp, images, allow_pickle=False)
+    save_png(out, grid)
+    typer.echo(f"Wrote {out} ({count} digits, seed {seed}, model {generator.path.name})")
+
+
+def run() -> None:
+    """Console-script entry: run the app; exit codes come from the commands."""
+    app()

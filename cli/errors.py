@@ -1,0 +1,41 @@
+"""Typed errors shared by every gantool package.
+
+The command line turns a :class:`GantoolError` into one line on stderr and
+exit code 2 (the user can fix it); anything else is an internal error (exit 1).
+"""
+
+
+class GantoolError(ValueError):
+    """Base class: a problem the user can fix; the message says how."""
+
+
+class DataError(GantoolError):
+    """The training data is missing, truncated or not MNIST-shaped."""
+
+
+class ModelFileError(GantoolError):
+    """A model path does not exist, is not a model, or cannot be read."""
+
+
+class ContractError(GantoolError):
+    """A model's contract (latent size, image shape, value range) is missing or invalid."""
+
+
+class MissingExtraError(GantoolError):
+    """An optional dependency is not installed; the message names the pip extra."""
+
+
+class UnsupportedFormatError(GantoolError):
+    """An export format / quantization pair that gantool does not support."""
+
+
+class ExportValidationError(GantoolError):
+    """An exported model does not match its Keras source within the stated bound."""
+
+    def __init__(self, message: str, *, max_abs_diff: float | None = None) -> None:
+        super().__init__(message)
+        self.max_abs_diff = max_abs_diff
+
+
+class CheckpointError(GantoolError):
+    """A training checkpoint is missing, corrupt or from another configuration."""

@@ -1,0 +1,1 @@
+"""Export: Keras generator -> static graphs (ONNX, TFLite), each validated against its source."""

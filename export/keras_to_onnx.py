@@ -1,0 +1,103 @@
+"""Keras generator -> ONNX through tf2onnx, validated right after writing.
+
+``tf2onnx.convert.from_keras`` fails on Keras 3 models, so the model is
+wrapped in a ``tf.function`` with an input signature and converted with
+``from_function``. The graph gets input ``z``, output ``image``, a dynamic
+batch axis named ``batch``, explicit ConvTranspose pads, and the model
+contract in ``metadata_props``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gantool.errors import ExportValidationError, GantoolError
+from gantool.export.validate import Parity, check_parity
+from gantool.runtime.contract import METADATA_KEY, ModelContract
+from gantool.runtime.files import atomic_path
+
+MAX_OPSET = 18
+FP32_MAX_ABS = 1e-5
+
+
+def to_onnx_proto(keras_model, contract: ModelContract, opset: int = 17):
+    """Convert ``keras_model`` to an ``onnx.ModelProto`` carrying ``contract``."""
+    if not 13 <= opset <= MAX_OPSET:
+        raise GantoolError(f"--opset must be between 13 and {MAX_OPSET}, got {opset}")
+    import tensorflow as tf
+    import tf2onnx
+
+    signature = [tf.TensorSpec((None, contract.latent_dim), tf.float32, name=contract.input_name)]
+
+    @tf.function(input_signature=signature)
+    def generate(z):
+        return {contract.output_name: keras_model(z, training=False)}
+
+    proto, _ = tf2onnx.convert.from_function(generate, input_signature=signature, opset=opset)
+    _name_io(proto, contract)
+    _check_explicit_pads(proto)
+    attach_contract(proto, contract)
+    return proto
+
+
+def _name_io(proto, contract: ModelContract) -> None:
+    """Give the graph exactly one input ``z`` and one output ``image`` with a ``batch`` axis."""
+    graph = proto.graph
+    if len(graph.input) != 1 or len(graph.output) != 1:
+        raise GantoolError(f"expected one input and one output, got {len(graph.input)} and {len(graph.output)}")
+    renames = {graph.input[0].name: contract.input_name, graph.output[0].name: contract.output_name}
+    for node in graph.node:
+        node.input[:] = [renames.get(name, name) for name in node.input]
+        node.output[:] = [renames.get(name, name) for name in node.output]
+    graph.input[0].name = contract.input_name
+    graph.output[0].name = contract.output_name
+    for value in (graph.input[0], graph.output[0]):
+        value.type.tensor_type.shape.dim[0].dim_param = "batch"
+
+
+def _check_explicit_pads(proto) -> None:
+    for node in proto.graph.node:
+        for attr in node.attribute:
+            if attr.name == "auto_pad" and attr.s.decode() not in ("NOTSET", "VALID"):
+                raise GantoolError(f"{node.op_type} {node.name} uses auto_pad={attr.s.decode()}; expected explicit pads")
+
+
+def attach_contract(proto, contract: ModelContract) -> None:
+    """Write the contract (and the gantool version) into ``metadata_props``."""
+    import onnx
+
+    kept = [p for p in proto.metadata_props if p.key not in (METADATA_KEY, "gantool.version")]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
+    onnx.helper.set_model_props(
+        proto, {**{p.key: p.value for p in kept}, METADATA_KEY: contract.to_json(), "gantool.version": contract.gantool_version}
+    )
+    proto.producer_name = "gantool"
+
+
+def onnx_runner(path: Path):
+    """A function running the ONNX file at ``path`` in onnxruntime (as the runtime will)."""
+    from gantool.runtime.backends.onnx_backend import OnnxBackend
+
+    return OnnxBackend(path).run
+
+
+def export_onnx(keras_model, contract: ModelContract, out: Path, opset: int = 17) -> Parity:
+    """Convert, write atomically, check the graph, and check parity (max |Δ| ≤ 1e-5).
+
+    The file appears at ``out`` only if every check passed.
+
+    Raises:
+        ExportValidationError: the checker rejected the graph or parity failed.
+    """
+    import onnx
+
+    proto = to_onnx_proto(keras_model, contract, opset)
+    with atomic_path(out) as tmp:
+        onnx.save(proto, tmp)
+        try:
+            onnx.checker.check_model(str(tmp), full_check=True)
+        except onnx.checker.ValidationError as exc:
+            raise ExportValidationError(f"onnx checker rejected the export: {str(exc).splitlines()[0]}") from None
+        parity = check_parity(keras_model, onnx_runner(tmp), contract.latent_dim, contract.value_range, FP32_MAX_ABS)
+    return parity

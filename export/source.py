@@ -1,0 +1,64 @@
+"""Load the Keras generator to export, and its contract.
+
+``--model`` may be a gantool run folder, its ``generator.keras``, or any Keras
+file mapping a latent vector to an image (e.g. the TensorFlow DCGAN tutorial's
+own ``Sequential``). Without a gantool ``config.json`` beside it, the contract
+comes from the model's input and output shapes and the given value range.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gantool.errors import ContractError, ModelFileError
+from gantool.runtime.contract import ModelContract
+
+
+def resolve_model_path(model: str | Path) -> Path:
+    path = Path(model)
+    if path.is_dir():
+        path = path / "generator.keras"
+        if not path.is_file():
+            raise ModelFileError(f"{path.parent} has no generator.keras; finish training or pass the .keras file")
+    if not path.exists():
+        raise ModelFileError(f"model {path} does not exist; pass --model RUN_DIR or RUN_DIR/generator.keras")
+    if path.suffix != ".keras":
+        raise ModelFileError(f"{path} is not a Keras model file (.keras); pass --model RUN_DIR/generator.keras")
+    return path
+
+
+def load_source(model: str | Path, value_range: tuple[float, float] = (-1.0, 1.0)):
+    """Return ``(keras_model, contract, path)`` for the generator at ``model``."""
+    import keras
+
+    path = resolve_model_path(model)
+    try:
+        keras_model = keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as exc:  # Keras raises ValueError, OSError, zipfile errors...
+        message = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"{path} is not a loadable Keras model ({message})") from None
+    return keras_model, contract_for(keras_model, path, value_range), path
+
+
+def contract_for(keras_model, path: Path, value_range: tuple[float, float]) -> ModelContract:
+    """The contract from ``config.json`` beside ``path``, else from the model's shapes."""
+    in_shape = tuple(keras_model.inputs[0].shape) if keras_model.inputs else None
+    out_shape = tuple(keras_model.outputs[0].shape) if keras_model.outputs else None
+    if in_shape is None or len(in_shape) != 2 or len(out_shape) != 4 or None in in_shape[1:] + out_shape[1:]:
+        raise ContractError(
+            f"{path}: expected a generator mapping (batch, latent_dim) to (batch, height, width, channels), "
+            f"got {in_shape} -> {out_shape}"
+        )
+    shapes = {"latent_dim": int(in_shape[1]), "image_shape": tuple(int(d) for d in out_shape[1:])}
+    config_file = path.parent / "config.json"
+    if config_file.is_file():
+        try:
+            saved = json.loads(config_file.read_text())["contract"]
+        except (ValueError, KeyError, TypeError):
+            raise ContractError(f"{config_file} is not a gantool run config; move it away or fix it") from None
+        contract = ModelContract.from_dict(saved)
+        if contract.latent_dim != shapes["latent_dim"] or contract.image_shape != shapes["image_shape"]:
+            raise ContractError(f"{config_file} does not describe {path.name} (shapes differ)")
+        return contract
+    return ModelContract(value_range=value_range, arch="keras", **shapes)

@@ -1,0 +1,60 @@
+"""Parity between an exported model and its Keras source, on fixed latents."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from gantool.errors import ExportValidationError
+from gantool.runtime.contract import latents
+
+PARITY_SEED = 1234
+PARITY_BATCHES = (1, 64)
+
+
+@dataclasses.dataclass(frozen=True)
+class Parity:
+    """Errors of a candidate output against the reference, over all checked batches."""
+
+    max_abs: float
+    mean_abs: float
+    psnr_db: float
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def compare(reference: np.ndarray, candidate: np.ndarray, value_range: tuple[float, float]) -> Parity:
+    """Max and mean |Δ| and PSNR (peak = the value range's width)."""
+    if reference.shape != candidate.shape:
+        raise ExportValidationError(f"output shape {candidate.shape} differs from the Keras model's {reference.shape}")
+    diff = np.abs(reference.astype(np.float64) - candidate.astype(np.float64))
+    if not np.all(np.isfinite(candidate)):
+        raise ExportValidationError("the exported model produced NaN or infinite values", max_abs_diff=math.inf)
+    mse = float(np.mean(diff**2))
+    peak = value_range[1] - value_range[0]
+    psnr = math.inf if mse == 0 else 10 * math.log10(peak**2 / mse)
+    return Parity(max_abs=float(diff.max()), mean_abs=float(diff.mean()), psnr_db=psnr)
+
+
+def parity_latents(latent_dim: int, batches=PARITY_BATCHES) -> list[np.ndarray]:
+    return [latents(batch, latent_dim, PARITY_SEED + batch) for batch in batches]
+
+
+def check_parity(keras_model, run_candidate, latent_dim: int, value_range, max_abs: float,
+                 mean_abs: float | None = None, batches=PARITY_BATCHES) -> Parity:
+    """Run both models on fixed latents at each batch size; raise if a bound is breached."""
+    reference, candidate = [], []
+    for z in parity_latents(latent_dim, batches):
+        reference.append(np.asarray(keras_model(z, training=False), dtype=np.float32))
+        candidate.append(np.asarray(run_candidate(z), dtype=np.float32))
+    parity = compare(np.concatenate(reference), np.concatenate(candidate), value_range)
+    if parity.max_abs > max_abs or (mean_abs is not None and parity.mean_abs > mean_abs):
+        bound = f"max |Δ| ≤ {max_abs:g}" + (f", mean |Δ| ≤ {mean_abs:g}" if mean_abs is not None else "")
+        raise ExportValidationError(
+            f"export differs from the Keras model: max |Δ| {parity.max_abs:.3g}, mean |Δ| {parity.mean_abs:.3g} "
+            f"(bound {bound})", max_abs_diff=parity.max_abs,
+        )
+    return parity

@@ -1,0 +1,102 @@
+"""The training configuration, saved in every checkpoint and next to every run."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+from typing import Any
+
+from gantool.errors import CheckpointError, GantoolError
+
+
+class Initializer(str, enum.Enum):
+    """Weight initialisation: the tutorial's Keras default, or the DCGAN paper's N(0, 0.02)."""
+
+    glorot = "glorot"
+    normal = "normal"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run's result.
+
+    Args:
+        epochs: total epochs (a resumed run continues up to this number).
+        batch_size: images per step; the last ragged batch of an epoch is dropped.
+        seed: seeds weight init, data order (per epoch), noise and dropout.
+        lr: Adam learning rate of both networks (tutorial: 1e-4).
+        beta1: Adam beta_1 (tutorial: 0.9; DCGAN paper: 0.5).
+        d_lr: discriminator learning rate, when it should differ from ``lr``.
+        label_smoothing: one-sided smoothing; real targets become ``1 - label_smoothing``.
+        latent_dim: length of the latent vector.
+        initializer: weight initialisation of conv and dense kernels.
+        mixed_precision: mixed_float16 on GPU, mixed_bfloat16 on CPU.
+        steps_per_epoch: cap on steps per epoch (for smoke tests); None for full epochs.
+        grid_seed: seed of the fixed latents drawn in every epoch's sample grid.
+        keep_epochs: also keep each epoch's generator (for choosing the best one later).
+    """
+
+    epochs: int = 20
+    batch_size: int = 256
+    seed: int = 0
+    lr: float = 1e-4
+    beta1: float = 0.9
+    d_lr: float | None = None
+    label_smoothing: float = 0.0
+    latent_dim: int = 100
+    initializer: Initializer = Initializer.glorot
+    mixed_precision: bool = False
+    steps_per_epoch: int | None = None
+    grid_seed: int = 0
+    keep_epochs: bool = False
+    arch: str = "dcgan"
+
+    def __post_init__(self) -> None:
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "latent_dim": self.latent_dim}
+        for name, value in positive.items():
+            if not isinstance(value, int) or value <= 0:
+                raise GantoolError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+        if self.steps_per_epoch is not None and self.steps_per_epoch <= 0:
+            raise GantoolError(f"--steps-per-epoch must be a positive integer, got {self.steps_per_epoch}")
+        if not 0 < self.lr < 1 or (self.d_lr is not None and not 0 < self.d_lr < 1):
+            raise GantoolError("learning rates must be between 0 and 1 (e.g. --lr 2e-4)")
+        if not 0 <= self.beta1 < 1:
+            raise GantoolError(f"--beta1 must be in [0, 1), got {self.beta1}")
+        if not 0 <= self.label_smoothing < 0.5:
+            raise GantoolError(f"--label-smoothing must be in [0, 0.5), got {self.label_smoothing}")
+        object.__setattr__(self, "initializer", Initializer(self.initializer))
+
+    @property
+    def discriminator_lr(self) -> float:
+        return self.d_lr if self.d_lr is not None else self.lr
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["initializer"] = self.initializer.value
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        try:
+            return cls(**{k: v for k, v in data.items() if k in known})
+        except TypeError as exc:
+            raise CheckpointError(f"saved training config is malformed ({exc})") from None
+
+    # Fields that may change between a run and its resumption without changing the model.
+    RESUMABLE_CHANGES = ("epochs", "keep_epochs", "steps_per_epoch")
+
+    def check_resumable_from(self, saved: TrainConfig) -> None:
+        """Refuse to resume a checkpoint trained with a different recipe."""
+        for field in dataclasses.fields(self):
+            if field.name in self.RESUMABLE_CHANGES:
+                continue
+            if getattr(self, field.name) != getattr(saved, field.name):
+                raise CheckpointError(
+                    f"cannot resume: --{field.name.replace('_', '-')} is {getattr(self, field.name)!r} "
+                    f"but the checkpoint was trained with {getattr(saved, field.name)!r}"
+                )

@@ -1,0 +1,78 @@
+"""The GAN as a ``keras.Model`` with its own ``train_step`` (keras-io pattern).
+
+Each step updates the discriminator on a real and a fake batch, then the
+generator on fresh noise. Noise comes from a :class:`keras.random.SeedGenerator`
+whose state is a variable, so a checkpoint restores the exact noise stream.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+class GAN(keras.Model):
+    """Generator + discriminator trained adversarially with BCE on logits."""
+
+    def __init__(self, generator, discriminator, latent_dim: int, seed: int, label_smoothing: float = 0.0):
+        super().__init__()
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = latent_dim
+        self.label_smoothing = label_smoothing
+        self.noise_seed = keras.random.SeedGenerator(seed)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+
+    def compile(self, d_optimizer, g_optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+
+    def _noise(self, batch):
+        return keras.random.normal((batch, self.latent_dim), seed=self.noise_seed)
+
+    def train_step(self, real_images):
+        batch = tf.shape(real_images)[0]
+        real_target = tf.fill((batch, 1), 1.0 - self.label_smoothing)
+
+        with tf.GradientTape() as tape:
+            fake_images = self.generator(self._noise(batch), training=True)
+            real_logits = tf.cast(self.discriminator(real_images, training=True), tf.float32)
+            fake_logits = tf.cast(self.discriminator(fake_images, training=True), tf.float32)
+            d_loss = self.bce(real_target, real_logits) + self.bce(tf.zeros_like(fake_logits), fake_logits)
+            scaled = self.d_optimizer.scale_loss(d_loss)
+        grads = tape.gradient(scaled, self.discriminator.trainable_variables)
+        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
+
+        with tf.GradientTape() as tape:
+            fooled_logits = tf.cast(
+                self.discriminator(self.generator(self._noise(batch), training=True), training=True), tf.float32
+            )
+            g_loss = self.bce(tf.ones_like(fooled_logits), fooled_logits)
+            scaled = self.g_optimizer.scale_loss(g_loss)
+        grads = tape.gradient(scaled, self.generator.trainable_variables)
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
+
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.d_real_tracker.update_state(tf.reduce_mean(tf.sigmoid(real_logits)))
+        self.d_fake_tracker.update_state(tf.reduce_mean(tf.sigmoid(fake_logits)))
+        return {m.name: m.result() for m in self.metrics}
+
+    def state_objects(self) -> dict:
+        """Everything whose variables a checkpoint must hold, by a stable name."""
+        return {
+            "generator": self.generator,
+            "discriminator": self.discriminator,
+            "g_optimizer": self.g_optimizer,
+            "d_optimizer": self.d_optimizer,
+            "noise": self.noise_seed,
+        }
