@@ -1,0 +1,87 @@
+"""ONNX export: graph shape and names, metadata, parity with Keras, typed failures, no partial files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gantool.errors import ContractError, ExportValidationError, ModelFileError
+from gantool.runtime import Generator, ModelContract, latents
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("batch", [1, 7, 64])
+def test_onnx_matches_keras(tiny_keras, tiny_onnx, batch):
+    model, contract = tiny_keras
+    z = latents(batch, contract.latent_dim, seed=100 + batch)
+    expected = np.asarray(model(z, training=False))
+    got = Generator.load(tiny_onnx).generate(z)
+    assert got.shape == (batch, 28, 28, 1)
+    assert np.abs(expected - got).max() <= 1e-5
+
+
+def test_graph_names_batch_axis_and_contract(tiny_onnx, tiny_keras):
+    import onnx
+
+    proto = onnx.load(tiny_onnx)
+    assert [i.name for i in proto.graph.input] == ["z"]
+    assert [o.name for o in proto.graph.output] == ["image"]
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    assert max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")) <= 18
+    for node in proto.graph.node:
+        if node.op_type == "ConvTranspose":
+            assert any(a.name == "pads" for a in node.attribute)
+    props = {p.key: p.value for p in proto.metadata_props}
+    contract = ModelContract.from_json(props["gantool.contract"])
+    assert contract == tiny_keras[1]
+    assert contract.training["seed"] == 7
+
+
+def test_parity_breach_fails_and_leaves_no_file(tiny_keras, tmp_path, monkeypatch):
+    from gantool.export import keras_to_onnx
+
+    model, contract = tiny_keras
+    monkeypatch.setattr(keras_to_onnx, "onnx_runner", lambda path: lambda z: np.asarray(model(z)) + 1e-3)
+    out = tmp_path / "g.onnx"
+    with pytest.raises(ExportValidationError, match="max"):
+        keras_to_onnx.export_onnx(model, contract, out)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_foreign_keras_model_gets_contract_from_shapes(tmp_path):
+    import keras
+
+    from gantool.export.keras_to_onnx import export_onnx
+    from gantool.export.source import load_source
+
+    model = keras.Sequential([keras.Input((16,)), keras.layers.Dense(28 * 28, activation="sigmoid"),
+                              keras.layers.Reshape((28, 28, 1))])
+    path = tmp_path / "tutorial_generator.keras"
+    model.save(path)
+    loaded, contract, _ = load_source(path, value_range=(0.0, 1.0))
+    assert (contract.latent_dim, contract.image_shape, contract.value_range) == (16, (28, 28, 1), (0.0, 1.0))
+    export_onnx(loaded, contract, tmp_path / "g.onnx")
+    assert Generator.load(tmp_path / "g.onnx").sample(3, seed=1).shape == (3, 28, 28, 1)
+
+
+def test_non_generator_keras_model_is_refused(tmp_path):
+    import keras
+
+    from gantool.export.source import load_source
+
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    path = tmp_path / "classifier.keras"
+    model.save(path)
+    with pytest.raises(ContractError, match="latent_dim"):
+        load_source(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip", b"PK\x03\x04truncated"])
+def test_broken_keras_files(tmp_path, content):
+    from gantool.export.source import load_source
+
+    path = tmp_path / "g.keras"
+    path.write_bytes(content)
+    with pytest.raises(ModelFileError):
+        load_source(path)
