@@ -191,6 +191,134 @@ def sample(
     typer.echo(f"Wrote {out} ({count} digits, seed {seed}, model {generator.path.name})")
 
 
+@app.command()
+@handle_errors
+def info(
+    model: Annotated[Optional[Path], typer.Option(help="Exported .onnx or .tflite (default: the bundled model).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the whole contract as JSON.")] = False,
+) -> None:
+    """Print a model's contract, size, training recipe and evaluation figures.
+
+    Example: gantool info --model g.onnx
+    """
+    from gantool.runtime.generator import Generator
+
+    generator = Generator.load(model)
+    contract = generator.contract
+    if json_out:
+        import json
+
+        typer.echo(json.dumps(contract.to_dict(), indent=2, sort_keys=True))
+        return
+    low, high = contract.value_range
+    lines = [
+        ("model", f"{generator.path} ({generator.path.stat().st_size / 1e6:.2f} MB, {generator.backend.name})"),
+        ("arch", contract.arch),
+        ("input", f"{contract.input_name}: (batch, {contract.latent_dim}) float32"),
+        ("output", f"{contract.output_name}: (batch, {', '.join(map(str, contract.image_shape))}) in [{low:g}, {high:g}]"),
+        ("quantization", contract.quantization + (f" (calibrated on {contract.calibration_size} latents)" if contract.calibration_size else "")),
+        ("latents", contract.latent_convention),
+        ("gantool", contract.gantool_version),
+    ]
+    if contract.training:
+        recipe = ", ".join(f"{k}={v}" for k, v in sorted(contract.training.items()) if v is not None)
+        lines.append(("training", recipe))
+    for key, value in sorted(contract.evaluation.items()):
+        lines.append((f"eval {key}", str(value)))
+    width = max(len(k) for k, _ in lines)
+    for key, value in lines:
+        typer.echo(f"{key:<{width}}  {value}")
+
+
+@app.command("train-classifier")
+@handle_errors
+def train_classifier_command(
+    data: Annotated[Path, typer.Option(help="Keras mnist.npz or a folder of MNIST IDX files (its SHA-256 goes into the metadata).")],
+    out: Annotated[Path, typer.Option(help="Folder for classifier.onnx and classifier_stats.npz.")] = Path("runtime/assets"),
+    epochs: Annotated[int, typer.Option(help="Passes over the 60,000 training digits.")] = 6,
+    batch_size: Annotated[int, typer.Option(help="Digits per step.")] = 128,
+    lr: Annotated[float, typer.Option(help="Peak Adam learning rate (cosine decay to 0).")] = 2e-3,
+    seed: Annotated[int, typer.Option(help="Seed for weights, shuffling, shifts and dropout.")] = 0,
+) -> None:
+    """Train the MNIST classifier that judges digits; write it as ONNX with its reference statistics.
+
+    Example: gantool train-classifier --data mnist.npz --out runtime/assets
+    """
+    from gantool.train.classifier import ClassifierConfig, make_classifier_assets
+
+    config = ClassifierConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+    onnx_path, stats_path, trained = make_classifier_assets(data, out, config, log=typer.echo)
+    typer.echo(f"Wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.2f} MB, test accuracy {trained.accuracy:.4f}, "
+               f"trained in {trained.seconds:.0f} s) and {stats_path}")
+
+
+class RealSplit(str, enum.Enum):
+    test = "test"
+    train = "train"
+
+
+@app.command("eval")
+@handle_errors
+def eval_command(
+    model: Annotated[Optional[Path], typer.Option(help="Exported .onnx or .tflite generator (default: the bundled model).")] = None,
+    count: Annotated[int, typer.Option(help="Digits to judge; FID depends on it, the floor is given at the same n.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Latent seed (see README: latent convention).")] = 0,
+    data: Annotated[Optional[Path], typer.Option(help="mnist.npz: adds precision/recall/density/coverage against real test digits.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the report as JSON to this file.")] = None,
+    sheet: Annotated[Optional[Path], typer.Option(help="Contact sheet PNG: one row of samples per predicted class 0..9.")] = None,
+    real: Annotated[Optional[RealSplit], typer.Option(help="Judge real MNIST digits of this split from --data instead of a model.")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="onnxruntime intra-op threads (default: all cores).")] = None,
+) -> None:
+    """Judge a generator with the shipped MNIST classifier (no TensorFlow needed).
+
+    Reports classifier-FID, MNIST score, the class histogram (mode-collapse alarm)
+    and, with --data, precision/recall/density/coverage, beside the real-data floor.
+
+    Example: gantool eval --model g.onnx --count 10000 --data mnist.npz --json eval.json --sheet sheet.png
+    """
+    import json
+
+    from gantool.errors import GantoolError
+    from gantool.runtime.classifier import Classifier
+    from gantool.runtime.evaluate import SHEET_PER_CLASS, RealDigits, evaluate_generator, evaluate_real
+    from gantool.runtime.files import check_output_path, write_bytes_atomic
+    from gantool.runtime.images import save_png
+    from gantool.runtime.report import contact_sheet, format_table
+
+    for path in (json_out, sheet):
+        if path is not None:
+            check_output_path(path)
+    if real is not None and (data is None or model is not None):
+        raise GantoolError("--real judges digits from --data instead of a model: pass --data mnist.npz and no --model")
+    digits = None
+    if data is not None:
+        from gantool.train.mnist import load_mnist
+
+        mnist = load_mnist(data)
+        digits = RealDigits(x_train=mnist.x_train, x_test=mnist.x_test)
+    classifier = Classifier.load(threads=threads)
+    if real is None:
+        from gantool.runtime.generator import Generator
+
+        generator = Generator.load(model, threads=threads)
+        report, samples = evaluate_generator(generator, count, seed, real=digits, classifier=classifier)
+    else:
+        from gantool.runtime.reference import subset_indices
+
+        pool = digits.x_test if real == RealSplit.test else digits.x_train
+        if count > len(pool):
+            raise GantoolError(f"--count {count} exceeds the {len(pool)} MNIST {real.value} digits; use --count {len(pool)} or fewer")
+        chosen = pool[subset_indices(len(pool), count)]
+        report, samples = evaluate_real(chosen, f"MNIST {real.value} digits", real=digits, classifier=classifier)
+    typer.echo(format_table(report))
+    if json_out is not None:
+        write_bytes_atomic(json_out, (json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n").encode())
+        typer.echo(f"Wrote {json_out}")
+    if sheet is not None:
+        save_png(sheet, contact_sheet(samples, SHEET_PER_CLASS))
+        typer.echo(f"Wrote {sheet} (row d: samples the classifier reads as digit d)")
+
+
 def run() -> None:
     """Console-script entry: run the app; exit codes come from the commands."""
     app()
