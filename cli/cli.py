@@ -15,6 +15,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from gantool.export import registry as export_registry
+
 app = typer.Typer(
     name="gantool",
     help="Train a DCGAN digit generator, export it to ONNX/TFLite, and sample it without TensorFlow.",
@@ -72,8 +74,22 @@ def main_options(
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-class ExportFormat(str, enum.Enum):
-    onnx = "onnx"
+# The export choices and help come from the one registry of formats (a light import).
+ExportFormat = enum.Enum(
+    "ExportFormat", {**{f.value: f.value for f in export_registry.ExportFormat}, "all": "all"}, type=str
+)
+EXPORT_HELP = (
+    "Export a trained generator and check it against the Keras model.\n\n"
+    "Each file is compared with the Keras model on fixed latents at batch 1 and 64; a breach of its "
+    "bound fails the export and writes nothing. --format all writes every supported pair into the "
+    "--out folder with report.json.\n\n"
+    "\b\nSupported pairs (--format/--quantize, advice, bound, note):\n"
+    + export_registry.help_table()
+    + "\n\n\b\nExamples:\n"
+    "  gantool export --format onnx --model runs/dcgan --out g.onnx\n"
+    "  gantool export --format tflite --quantize int8 --model runs/dcgan --out g_int8.tflite\n"
+    "  gantool export --format all --model runs/dcgan --out exports"
+)
 
 
 @app.command()
@@ -93,6 +109,8 @@ def train(
     mixed_precision: Annotated[bool, typer.Option(help="mixed_float16 on GPU, mixed_bfloat16 on CPU.")] = False,
     steps_per_epoch: Annotated[Optional[int], typer.Option(help="Cap steps per epoch (smoke tests).")] = None,
     keep_epochs: Annotated[bool, typer.Option(help="Also keep each epoch's generator under RUN/epochs/.")] = False,
+    eval_every: Annotated[int, typer.Option(help="Every N epochs log classifier-FID, MNIST score and class KL; keep the best (lowest FID) generator as RUN/best.keras. 0: off.")] = 0,
+    eval_count: Annotated[int, typer.Option(help="Digits generated for each --eval-every evaluation.")] = 5000,
 ) -> None:
     """Train the DCGAN on MNIST.
 
@@ -106,7 +124,7 @@ def train(
     config = TrainConfig(
         epochs=epochs, batch_size=batch_size, seed=seed, lr=lr, beta1=beta1, d_lr=d_lr,
         label_smoothing=label_smoothing, initializer=init, mixed_precision=mixed_precision,
-        steps_per_epoch=steps_per_epoch, keep_epochs=keep_epochs,
+        steps_per_epoch=steps_per_epoch, keep_epochs=keep_epochs, eval_every=eval_every, eval_count=eval_count,
     )
     from gantool.train.trainer import train as run_training
 
@@ -118,19 +136,19 @@ def train(
     typer.echo(f"Next: gantool export --format onnx --model {run.root} --out {run.root / 'generator.onnx'}")
 
 
-@app.command()
+@app.command(help=EXPORT_HELP)
 @handle_errors
 def export(
     model: Annotated[Path, typer.Option(help="Run folder, its generator.keras, or any Keras latent->image model.")],
-    out: Annotated[Path, typer.Option(help="Output file (e.g. g.onnx).")],
-    format: Annotated[ExportFormat, typer.Option("--format", help="Export format.")] = ExportFormat.onnx,
+    out: Annotated[Path, typer.Option(help="Output file (g.onnx, g.tflite), or a folder for --format all.")],
+    format: Annotated[ExportFormat, typer.Option("--format", help="Export format, or all supported pairs.")] = ExportFormat.onnx,
+    quantize: Annotated[Optional[export_registry.Quantization], typer.Option(
+        help=f"Quantization (default none). Supported: {export_registry.supported_pairs()}.")] = None,
+    calibration_size: Annotated[int, typer.Option(help="Latents that calibrate int8 exports.")] = export_registry.DEFAULT_CALIBRATION_SIZE,
     opset: Annotated[int, typer.Option(help="ONNX opset (13-18).")] = 17,
     value_range: Annotated[str, typer.Option(help="Output range LOW,HIGH when the model has no gantool config.")] = "-1,1",
 ) -> None:
-    """Export a trained generator and check it against the Keras model.
-
-    Example: gantool export --format onnx --model runs/dcgan --out g.onnx
-    """
+    """Export a trained generator and check it against the Keras model (help text: EXPORT_HELP)."""
     from gantool.errors import GantoolError
     from gantool.runtime.files import check_output_path
 
@@ -138,15 +156,47 @@ def export(
         low, high = (float(v) for v in value_range.split(","))
     except ValueError:
         raise GantoolError(f"--value-range must be LOW,HIGH (e.g. -1,1), got {value_range!r}") from None
+    options = export_registry.ExportOptions(calibration_size=calibration_size, opset=opset)
+    if format.value == "all":
+        if quantize is not None:
+            raise GantoolError("--format all writes every quantization mode; drop --quantize")
+        return _export_all(model, out, (low, high), options)
+    entry = export_registry.lookup(format.value, quantize or export_registry.Quantization.none)
+    if out.suffix.lower() != entry.suffix:
+        raise GantoolError(f"--out must end with {entry.suffix} for --format {entry.format.value} "
+                           f"(the runtime picks its backend from the suffix), got {out}")
     check_output_path(out)
-    from gantool.export.keras_to_onnx import export_onnx
+    from gantool.export.all_formats import export_one
     from gantool.export.source import load_source
 
     keras_model, contract, _ = load_source(model, (low, high))
-    parity = export_onnx(keras_model, contract, out, opset)
-    typer.echo(f"Wrote {out} ({out.stat().st_size / 1e6:.2f} MB), opset {opset}")
-    typer.echo(f"Parity vs Keras (batch 1 and 64): max |Δ| {parity.max_abs:.2e}, mean |Δ| {parity.mean_abs:.2e}, PSNR {parity.psnr_db:.1f} dB")
+    parity = export_one(keras_model, contract, entry, out, options)
+    details = [f"opset {opset}"] if entry.format.value == "onnx" else []
+    if entry.calibrated:
+        details.append(f"calibrated on {calibration_size} latents")
+    typer.echo(f"Wrote {out} ({out.stat().st_size / 1e6:.2f} MB), {', '.join([entry.key, *details])}")
+    typer.echo(f"Parity vs Keras (batch 1 and 64): max |Δ| {parity.max_abs:.2e}, mean |Δ| {parity.mean_abs:.2e}, "
+               f"PSNR {parity.psnr_db:.1f} dB (bound {entry.tolerance.describe()})")
+    if entry.status is export_registry.Status.not_recommended:
+        typer.echo(f"Note: {entry.key} is not recommended: {entry.note}")
     typer.echo(f"Next: gantool sample --model {out} --out grid.png")
+
+
+def _export_all(model: Path, out: Path, value_range: tuple[float, float], options) -> None:
+    """``gantool export --format all``: every registry pair into one folder, a table and report.json."""
+    from gantool.errors import GantoolError
+    from gantool.export.all_formats import ExportStatus, export_all, format_table, prepare_folder, write_report
+    from gantool.export.source import load_source
+
+    folder = prepare_folder(out)
+    keras_model, contract, source = load_source(model, value_range)
+    outcomes = export_all(keras_model, contract, folder, options, log=typer.echo)
+    report = write_report(folder, outcomes, contract, source, options)
+    typer.echo(format_table(outcomes))
+    typer.echo(f"Report: {report}")
+    failed = [o.entry.key for o in outcomes if o.status is not ExportStatus.passed]
+    if failed:
+        raise GantoolError(f"{len(failed)} of {len(outcomes)} exports failed ({', '.join(failed)}); see {report}")
 
 
 @app.command()
@@ -158,7 +208,7 @@ def sample(
     seed: Annotated[int, typer.Option(help="Latent seed (see README: latent convention).")] = 0,
     cols: Annotated[int, typer.Option(help="Digits per grid row.")] = 8,
     npy: Annotated[Optional[Path], typer.Option(help="Also write the uint8 images (count, H, W, C) as .npy.")] = None,
-    threads: Annotated[Optional[int], typer.Option(help="onnxruntime intra-op threads (default: all cores).")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="Inference threads, onnxruntime or LiteRT (default: all cores).")] = None,
     scale: Annotated[int, typer.Option(help="Upscale the grid by this integer factor.")] = 1,
 ) -> None:
     """Draw digits from an exported model (no TensorFlow needed).

@@ -29,6 +29,10 @@ class UnsupportedFormatError(GantoolError):
     """An export format / quantization pair that gantool does not support."""
 
 
+class ConversionError(GantoolError):
+    """A converter failed, or produced a model the runtime cannot run (e.g. a Flex op)."""
+
+
 class ExportValidationError(GantoolError):
     """An exported model does not match its Keras source within the stated bound."""
 

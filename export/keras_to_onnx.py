@@ -20,8 +20,14 @@ MAX_OPSET = 18
 FP32_MAX_ABS = 1e-5
 
 
-def to_onnx_proto(keras_model, contract: ModelContract, opset: int = 17):
-    """Convert ``keras_model`` to an ``onnx.ModelProto`` carrying ``contract``."""
+def to_onnx_proto(keras_model, contract: ModelContract, opset: int = 17, optimize: bool = True):
+    """Convert ``keras_model`` to an ``onnx.ModelProto`` carrying ``contract``.
+
+    With ``optimize`` (the default) the tf2onnx graph is rewritten by
+    :func:`gantool.export.onnx_optimize.optimize` (BatchNorm folded, no
+    ConvTranspose, NCHW inside) and metadata ``gantool.graph`` says
+    ``optimized``; otherwise it says ``plain``.
+    """
     if not 13 <= opset <= MAX_OPSET:
         raise GantoolError(f"--opset must be between 13 and {MAX_OPSET}, got {opset}")
     import tensorflow as tf
@@ -36,8 +42,24 @@ def to_onnx_proto(keras_model, contract: ModelContract, opset: int = 17):
     proto, _ = tf2onnx.convert.from_function(generate, input_signature=signature, opset=opset)
     _name_io(proto, contract)
     _check_explicit_pads(proto)
+    if optimize:
+        from gantool.export.onnx_optimize import optimize as optimize_graph
+
+        proto = optimize_graph(proto)
+    _set_graph_kind(proto, "optimized" if optimize else "plain")
     attach_contract(proto, contract)
     return proto
+
+
+def _set_graph_kind(proto, kind: str) -> None:
+    """Record in metadata whether the graph was rewritten for speed (``optimized``) or not (``plain``)."""
+    import onnx
+
+    from gantool.export.onnx_optimize import GRAPH_METADATA_KEY
+
+    props = {p.key: p.value for p in proto.metadata_props}
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, {**props, GRAPH_METADATA_KEY: kind})
 
 
 def _name_io(proto, contract: ModelContract) -> None:
@@ -82,8 +104,9 @@ def onnx_runner(path: Path):
     return OnnxBackend(path).run
 
 
-def export_onnx(keras_model, contract: ModelContract, out: Path, opset: int = 17) -> Parity:
-    """Convert, write atomically, check the graph, and check parity (max |Δ| ≤ 1e-5).
+def save_validated(proto, keras_model, contract: ModelContract, out: Path,
+                   max_abs: float = FP32_MAX_ABS, mean_abs: float | None = None) -> Parity:
+    """Write ``proto`` atomically, run the ONNX checker and check parity through the runtime.
 
     The file appears at ``out`` only if every check passed.
 
@@ -92,12 +115,32 @@ def export_onnx(keras_model, contract: ModelContract, out: Path, opset: int = 17
     """
     import onnx
 
-    proto = to_onnx_proto(keras_model, contract, opset)
     with atomic_path(out) as tmp:
         onnx.save(proto, tmp)
         try:
             onnx.checker.check_model(str(tmp), full_check=True)
         except onnx.checker.ValidationError as exc:
             raise ExportValidationError(f"onnx checker rejected the export: {str(exc).splitlines()[0]}") from None
-        parity = check_parity(keras_model, onnx_runner(tmp), contract.latent_dim, contract.value_range, FP32_MAX_ABS)
+        parity = check_parity(keras_model, onnx_runner(tmp), contract.latent_dim, contract.value_range,
+                              max_abs, mean_abs)
     return parity
+
+
+def export_onnx(keras_model, contract: ModelContract, out: Path, opset: int = 17, optimize: bool = True) -> Parity:
+    """Convert (optimized graph unless ``optimize=False``), write atomically, check the graph and parity.
+
+    Parity is max |Δ| ≤ 1e-5 against the Keras model, for both graph kinds.
+
+    The file appears at ``out`` only if every check passed.
+
+    Raises:
+        ExportValidationError: the checker rejected the graph or parity failed.
+    """
+    proto = to_onnx_proto(keras_model, contract, opset, optimize=optimize)
+    return save_validated(proto, keras_model, contract, out)
+
+
+def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> Parity:
+    """Registry converter for ``onnx/none`` (see :mod:`gantool.export.registry`)."""
+    proto = to_onnx_proto(keras_model, contract.replace(quantization="none", calibration_size=0), options.opset)
+    return save_validated(proto, keras_model, contract, out, entry.tolerance.max_abs, entry.tolerance.mean_abs)

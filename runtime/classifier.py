@@ -83,7 +83,8 @@ class Classifier:
         self.session = session
         self.path = path
         self.metadata: dict[str, str] = dict(session.get_modelmeta().custom_metadata_map)
-        self.feature_dim = int(session.get_outputs()[OUTPUT_NAMES.index("features")].shape[-1])
+        widths = {output.name: output.shape[-1] for output in session.get_outputs()}
+        self.feature_dim = int(widths["features"])
 
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int | None = None) -> Classifier:

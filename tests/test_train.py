@@ -92,3 +92,16 @@ def test_corrupt_checkpoint_is_a_clean_error(tmp_path, tiny_run, tiny_config, fi
 def test_no_checkpoint_to_resume(tmp_path, tiny_config, fixture_npz):
     with pytest.raises(CheckpointError, match="no checkpoint"):
         _train(tiny_config, tmp_path / "empty", fixture_npz, resume=True)
+
+
+def test_eval_every_logs_quality_and_keeps_best(tmp_path, fixture_npz, tiny_config):
+    config = dataclasses.replace(tiny_config, epochs=2, eval_every=1, eval_count=200)
+    run = _train(config, tmp_path / "run", fixture_npz)
+    with open(run.metrics) as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    fids = [float(r["fid"]) for r in rows]
+    assert all(np.isfinite(fids)) and all(1.0 <= float(r["mnist_score"]) <= 10.0 for r in rows)
+    best = json.loads(run.best_info.read_text())
+    assert best["fid"] == min(fids) and best["epoch"] == 1 + fids.index(min(fids))
+    assert run.best.is_file()

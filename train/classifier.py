@@ -249,3 +249,54 @@ def export_classifier(trained: TrainedClassifier, out: Path, metadata: dict[str,
             raise ExportValidationError(f"ONNX classifier differs from Keras by {max_abs:.3g} (bound {PARITY_MAX_ABS})",
                                         max_abs_diff=max_abs)
     return max_abs
+
+
+def data_sha256(data: str | Path) -> str:
+    """SHA-256 of the training data: of the file for an ``.npz``; of the four arrays for an IDX folder."""
+    from gantool.train.mnist import load_mnist
+
+    path = Path(data)
+    if path.is_file():
+        return sha256_file(path)
+    mnist = load_mnist(path)
+    digest = hashlib.sha256()
+    for array in (mnist.x_train, mnist.y_train, mnist.x_test, mnist.y_test):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return "arrays:" + digest.hexdigest()
+
+
+def make_classifier_assets(data: str | Path, out_dir: Path, config: ClassifierConfig,
+                           log: Callable[[str], None] = print) -> tuple[Path, Path, TrainedClassifier]:
+    """Train, export and compute reference statistics: the one command behind the shipped files.
+
+    Writes ``out_dir/classifier.onnx`` and ``out_dir/classifier_stats.npz``; both
+    are made in a temporary folder (outside the repository) first, so a failure
+    leaves the old pair intact.
+
+    Returns:
+        The two paths and the trained classifier.
+    """
+    import tempfile
+
+    from gantool.runtime.classifier import CLASSIFIER_NAME, Classifier
+    from gantool.runtime.files import write_bytes_atomic
+    from gantool.runtime.reference import STATS_NAME, build_reference
+    from gantool.train.mnist import load_mnist
+
+    if not out_dir.is_dir():
+        raise GantoolError(f"--out {out_dir} is not a folder; create it first (mkdir -p {out_dir})")
+    mnist = load_mnist(data)
+    trained = train_classifier(mnist.x_train, mnist.y_train, mnist.x_test, mnist.y_test, config, log)
+    command = (f"gantool train-classifier --data mnist.npz --epochs {config.epochs} --batch-size {config.batch_size} "
+               f"--lr {config.lr} --seed {config.seed}")
+    metadata = classifier_metadata(trained, data_sha256(data), command)
+    with tempfile.TemporaryDirectory(prefix="gantool-classifier-") as tmp:
+        onnx_path = Path(tmp) / CLASSIFIER_NAME
+        max_abs = export_classifier(trained, onnx_path, metadata, mnist.x_test)
+        log(f"exported {onnx_path.stat().st_size / 1e6:.2f} MB ONNX, max |Δ| vs Keras {max_abs:.2e}")
+        stats = build_reference(Classifier.load(onnx_path), mnist.x_train, mnist.x_test, mnist.y_test,
+                                classifier_sha256=sha256_file(onnx_path), log=log)
+        stats.save(Path(tmp) / STATS_NAME)
+        for name in (CLASSIFIER_NAME, STATS_NAME):
+            write_bytes_atomic(out_dir / name, (Path(tmp) / name).read_bytes())
+    return out_dir / CLASSIFIER_NAME, out_dir / STATS_NAME, trained

@@ -35,6 +35,9 @@ class TrainConfig:
         steps_per_epoch: cap on steps per epoch (for smoke tests); None for full epochs.
         grid_seed: seed of the fixed latents drawn in every epoch's sample grid.
         keep_epochs: also keep each epoch's generator (for choosing the best one later).
+        eval_every: judge the generator with the shipped classifier every N epochs (0: never)
+            and keep the generator with the lowest classifier-FID as ``best.keras``.
+        eval_count: digits generated for each of those evaluations.
     """
 
     epochs: int = 20
@@ -50,6 +53,8 @@ class TrainConfig:
     steps_per_epoch: int | None = None
     grid_seed: int = 0
     keep_epochs: bool = False
+    eval_every: int = 0
+    eval_count: int = 5000
     arch: str = "dcgan"
 
     def __post_init__(self) -> None:
@@ -57,6 +62,8 @@ class TrainConfig:
         for name, value in positive.items():
             if not isinstance(value, int) or value <= 0:
                 raise GantoolError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+        if self.eval_every < 0 or self.eval_count < 100:
+            raise GantoolError("--eval-every must be >= 0 and --eval-count >= 100")
         if self.steps_per_epoch is not None and self.steps_per_epoch <= 0:
             raise GantoolError(f"--steps-per-epoch must be a positive integer, got {self.steps_per_epoch}")
         if not 0 < self.lr < 1 or (self.d_lr is not None and not 0 < self.d_lr < 1):
@@ -88,7 +95,7 @@ class TrainConfig:
             raise CheckpointError(f"saved training config is malformed ({exc})") from None
 
     # Fields that may change between a run and its resumption without changing the model.
-    RESUMABLE_CHANGES = ("epochs", "keep_epochs", "steps_per_epoch")
+    RESUMABLE_CHANGES = ("epochs", "keep_epochs", "steps_per_epoch", "eval_every", "eval_count")
 
     def check_resumable_from(self, saved: TrainConfig) -> None:
         """Refuse to resume a checkpoint trained with a different recipe."""

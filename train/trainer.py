@@ -25,7 +25,10 @@ from gantool.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, read_chec
 from gantool.train.config import TrainConfig
 
 METRIC_NAMES = ("d_loss", "g_loss", "d_real", "d_fake")
+EVAL_NAMES = ("fid", "mnist_score", "class_kl", "min_class_share")
 GRID_COUNT = 64
+# Latent seed of the per-epoch evaluation: fixed, so epochs are compared on the same latents.
+EVAL_SEED = 0
 
 
 class RunDir:
@@ -40,6 +43,8 @@ class RunDir:
         self.config = root / "config.json"
         self.generator = root / "generator.keras"
         self.gif = root / "progress.gif"
+        self.best = root / "best.keras"
+        self.best_info = root / "best.json"
         self.tensorboard = root / "tensorboard"
 
     def grid(self, epoch: int) -> Path:
@@ -144,26 +149,49 @@ class EpochWriter:
         self.grid_latents = latents(GRID_COUNT, config.latent_dim, config.grid_seed)
         self.contract = model_contract(config)
         self.summary = tf.summary.create_file_writer(str(run.tensorboard))
+        self.judge = None
+        if config.eval_every:
+            from gantool.runtime.evaluate import load_judge
+
+            self.judge = load_judge()
 
     def write(self, gan, epoch: int, logs: dict, seconds: float) -> dict:
         images = np.asarray(gan.generator(self.grid_latents, training=False), dtype=np.float32)
         save_png(self.run.grid(epoch), make_grid(self.contract.to_uint8(images), cols=8, scale=2))
         row = {"epoch": epoch, **{k: float(logs[k]) for k in METRIC_NAMES}, "seconds": round(seconds, 2)}
+        row.update(self._evaluate(gan, epoch))
         self._append_metrics(row)
         import tensorflow as tf
 
         with self.summary.as_default(step=epoch):
-            for key in METRIC_NAMES:
-                tf.summary.scalar(key, row[key])
+            for key in METRIC_NAMES + EVAL_NAMES:
+                if row.get(key) not in (None, ""):
+                    tf.summary.scalar(key, float(row[key]))
         self.summary.flush()
         if self.config.keep_epochs:
             _save_keras(float32_generator(gan, self.config), self.run.epochs / f"generator_epoch_{epoch:04d}.keras")
         return row
 
+    def _evaluate(self, gan, epoch: int) -> dict:
+        """Classifier figures every ``eval_every`` epochs; keep the lowest-FID generator as best.keras."""
+        if not self.config.eval_every or epoch % self.config.eval_every:
+            return {key: "" for key in EVAL_NAMES} if self.config.eval_every else {}
+        from gantool.runtime.evaluate import evaluate_images
+
+        z = latents(self.config.eval_count, self.config.latent_dim, EVAL_SEED)
+        images = np.concatenate([np.asarray(gan.generator(z[i : i + 500], training=False)) for i in range(0, len(z), 500)])
+        result = evaluate_images(images, *self.judge)
+        figures = {key: round(float(getattr(result, key)), 5) for key in EVAL_NAMES}
+        best = json.loads(self.run.best_info.read_text()) if self.run.best_info.exists() else None
+        if best is None or best["epoch"] > epoch or figures["fid"] < best["fid"]:
+            _save_keras(float32_generator(gan, self.config), self.run.best)
+            write_bytes_atomic(self.run.best_info, json.dumps({"epoch": epoch, "count": len(z), **figures}).encode())
+        return figures
     def _append_metrics(self, row: dict) -> None:
         rows = read_metrics(self.run.metrics, up_to_epoch=row["epoch"] - 1) + [row]
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(row))
+        fields = list(dict.fromkeys(key for r in rows for key in r))
+        writer = csv.DictWriter(buffer, fieldnames=fields, restval="")
         writer.writeheader()
         writer.writerows(rows)
         write_bytes_atomic(self.run.metrics, buffer.getvalue().encode())
@@ -220,8 +248,9 @@ def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool 
         logs = {k: v[-1] for k, v in history.history.items()}
         row = writer.write(gan, epoch + 1, logs, time.perf_counter() - started)
         save_checkpoint(run.checkpoint, gan.state_objects(), epoch + 1, config)
+        quality = f" FID {row['fid']:.2f} score {row['mnist_score']:.2f} KL {row['class_kl']:.3f}" if row.get("fid") != "" and "fid" in row else ""
         log(f"epoch {epoch + 1}/{config.epochs}: d_loss {row['d_loss']:.3f} g_loss {row['g_loss']:.3f} "
-            f"D(x) {row['d_real']:.2f} D(G(z)) {row['d_fake']:.2f} ({row['seconds']:.0f} s) -> {run.grid(epoch + 1)}")
+            f"D(x) {row['d_real']:.2f} D(G(z)) {row['d_fake']:.2f}{quality} ({row['seconds']:.0f} s) -> {run.grid(epoch + 1)}")
     _save_keras(float32_generator(gan, config), run.generator)
     frames = [run.grid(e) for e in range(1, config.epochs + 1) if run.grid(e).exists()]
     if frames:

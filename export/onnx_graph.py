@@ -1,0 +1,86 @@
+"""A small editable view of an ONNX graph, for the rewrites in :mod:`gantool.export.onnx_optimize`.
+
+Nodes stay ``onnx.NodeProto`` objects in a Python list kept in topological
+order; constant tensors are numpy arrays until :meth:`EditableGraph.write_back`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def tensor_ranks(model) -> dict[str, int]:
+    """Tensor name -> rank, where ONNX shape inference knows it."""
+    import onnx
+
+    inferred = onnx.shape_inference.infer_shapes(model).graph
+    values = (*inferred.input, *inferred.value_info, *inferred.output)
+    return {v.name: len(v.type.tensor_type.shape.dim) for v in values if v.type.tensor_type.HasField("shape")}
+
+
+class EditableGraph:
+    """A graph's node list and constant tensors, editable as Python objects and numpy arrays."""
+
+    def __init__(self, graph, ranks: dict[str, int]) -> None:
+        from onnx import numpy_helper
+
+        self.graph = graph
+        self.ranks = ranks
+        self.nodes = list(graph.node)
+        self.consts = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+        self.outputs = {o.name for o in graph.output}
+        self._names = {name for n in self.nodes for name in (*n.input, *n.output)} | set(self.consts)
+
+    def const(self, name: str):
+        """The float32 constant called ``name``, or None when it is computed or another type."""
+        value = self.consts.get(name)
+        return value if value is not None and value.dtype == np.float32 else None
+
+    def name(self, hint: str) -> str:
+        """A tensor name not used anywhere in the graph yet."""
+        candidate, index = hint, 0
+        while candidate in self._names:
+            index += 1
+            candidate = f"{hint}_{index}"
+        self._names.add(candidate)
+        return candidate
+
+    def add_const(self, hint: str, value: np.ndarray) -> str:
+        name = self.name(hint)
+        self.consts[name] = value
+        return name
+
+    def sole_consumer(self, tensor: str):
+        """The one node reading ``tensor``, or None if it has several readers or is a graph output."""
+        if tensor in self.outputs:
+            return None
+        readers = [n for n in self.nodes if tensor in n.input]
+        return readers[0] if len(readers) == 1 else None
+
+    def remove(self, node) -> None:
+        self.nodes = [n for n in self.nodes if n is not node]
+
+    def replace(self, node, new_nodes) -> None:
+        """Put ``new_nodes`` where ``node`` was, keeping the list topologically sorted."""
+        index = next(i for i, n in enumerate(self.nodes) if n is node)
+        self.nodes[index:index + 1] = list(new_nodes)
+
+    def write_back(self) -> None:
+        """Store nodes and the constants still read into the proto; drop stale shape annotations."""
+        from onnx import numpy_helper
+
+        read = {name for n in self.nodes for name in n.input} | self.outputs
+        del self.graph.node[:]
+        self.graph.node.extend(self.nodes)
+        del self.graph.initializer[:]
+        self.graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in self.consts.items() if k in read)
+        # Intermediate shapes changed (NHWC -> NCHW, extra phase channels); stale
+        # value_info would contradict the new graph, and onnxruntime infers shapes itself.
+        del self.graph.value_info[:]
+
+
+def attributes(node) -> dict:
+    """A node's attributes as a plain ``{name: python value}`` dict."""
+    from onnx import helper
+
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}

@@ -1,0 +1,112 @@
+"""Keras generator -> ONNX int8 (static QDQ) through onnxruntime's quantizer.
+
+The float32 graph comes from :mod:`gantool.export.keras_to_onnx`; it is
+pre-processed (``quant_pre_process``: graph optimization and shape inference),
+then ``quantize_static`` inserts QuantizeLinear/DequantizeLinear pairs with
+per-channel int8 weights and int8 activations calibrated (MinMax) on latents
+drawn with the documented convention. The contract travels over with
+``quantization="int8"`` and the calibration size.
+
+onnxruntime's CPU provider fuses QDQ pairs into integer kernels where it has
+them; others (ConvTranspose among them, depending on the version) run in float
+between the Q/DQ nodes, so the file is smaller but not necessarily faster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from gantool.errors import ConversionError
+from gantool.export.keras_to_onnx import attach_contract, save_validated, to_onnx_proto
+from gantool.export.validate import Parity, calibration_latents
+from gantool.runtime.contract import ModelContract
+
+# Latents per calibration batch; MinMax calibration keeps the global extremes,
+# so the split only bounds memory.
+CALIBRATION_BATCH = 64
+
+
+def _calibration_reader(contract: ModelContract, count: int):
+    """A ``CalibrationDataReader`` over ``count`` latents of the documented convention."""
+    from onnxruntime.quantization import CalibrationDataReader
+
+    z = calibration_latents(contract.latent_dim, count)
+
+    class LatentReader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter(z[start : start + CALIBRATION_BATCH] for start in range(0, count, CALIBRATION_BATCH))
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            batch = next(self.batches, None)
+            return None if batch is None else {contract.input_name: batch}
+
+    return LatentReader()
+
+
+def quantize_proto(float_proto, contract: ModelContract, calibration_size: int):
+    """Quantize a float32 ``onnx.ModelProto`` to static QDQ int8; return the new proto.
+
+    Raises:
+        ConversionError: onnxruntime's quantizer failed.
+    """
+    import onnx
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    with tempfile.TemporaryDirectory(prefix="gantool-int8-") as work:
+        float_path, prepared, quantized = (Path(work) / name for name in ("fp32.onnx", "prep.onnx", "int8.onnx"))
+        onnx.save(float_proto, float_path)
+        # The quantizer logs progress through `logging` and print(); the export report says what matters.
+        quiet = contextlib.redirect_stdout(io.StringIO())
+        try:
+            with quiet, _quiet_logging():
+                # Symbolic shape inference (which needs sympy) adds nothing here: the
+                # only symbolic axis is the batch, which ONNX shape inference carries.
+                quant_pre_process(float_path, prepared, skip_symbolic_shape=True)
+                quantize_static(
+                    prepared, quantized, _calibration_reader(contract, calibration_size),
+                    quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                )
+        except Exception as exc:  # the quantizer raises bare Exceptions, ValueErrors, onnx errors...
+            message = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise ConversionError(f"onnxruntime int8 quantization failed ({message}); export --quantize none instead") from None
+        return onnx.load(quantized)
+
+
+@contextlib.contextmanager
+def _quiet_logging():
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> Parity:
+    """Registry converter for ``onnx/int8`` (see :mod:`gantool.export.registry`).
+
+    Raises:
+        ConversionError: quantization failed.
+        ExportValidationError: the int8 model breaches ``entry.tolerance``; nothing is written.
+    """
+    import onnx
+
+    size = entry.calibration_size(options)
+    int8_contract = contract.replace(quantization="int8", calibration_size=size)
+    float_proto = to_onnx_proto(keras_model, contract.replace(quantization="none", calibration_size=0), options.opset)
+    proto = quantize_proto(float_proto, contract, size)
+    # The quantizer does not promise to keep metadata_props: carry them over, then the int8 contract.
+    kept = {p.key: p.value for p in proto.metadata_props}
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, {**kept, **{p.key: p.value for p in float_proto.metadata_props}})
+    attach_contract(proto, int8_contract)
+    return save_validated(proto, keras_model, int8_contract, out, entry.tolerance.max_abs, entry.tolerance.mean_abs)

@@ -1,0 +1,132 @@
+"""LiteRT backend for ``.tflite`` generators (``ai-edge-litert``, the ``tflite`` extra).
+
+The model contract is read from the file's own metadata (entry
+``gantool.contract`` of the flatbuffer's ``Model.metadata``), parsed with the
+flatbuffer schema that ai-edge-litert ships, so no TensorFlow is needed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from gantool.errors import ContractError, MissingExtraError, ModelFileError
+from gantool.runtime.contract import MAX_METADATA_BYTES, METADATA_KEY, ModelContract
+
+EXTRA_HINT = "install it with: pip install 'gantool[tflite]'"
+
+
+def _interpreter_class():
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        raise MissingExtraError(f"running a .tflite model needs ai-edge-litert; {EXTRA_HINT}") from None
+    return Interpreter
+
+
+def read_metadata(model_bytes: bytes, name: str) -> bytes | None:
+    """The payload of metadata entry ``name`` in a TFLite flatbuffer, or None if absent.
+
+    Call it only on bytes the interpreter has verified: the generated reader
+    trusts the offsets it follows.
+    """
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(model_bytes, 0)
+    for index in range(model.MetadataLength()):
+        entry = model.Metadata(index)
+        if entry.Name() != name.encode():
+            continue
+        buffer = model.Buffers(entry.Buffer())
+        # Buffers of models over 2 GB live after the flatbuffer, addressed by offset and size.
+        if buffer.Offset() > 1:
+            return model_bytes[buffer.Offset() : buffer.Offset() + buffer.Size()]
+        return buffer.DataAsNumpy().tobytes() if buffer.DataLength() else b""
+    return None
+
+
+def _cpu_count() -> int:
+    """Cores this process may use: LiteRT defaults to one thread, onnxruntime to all cores."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class TFLiteBackend:
+    """A generator running in the LiteRT interpreter (XNNPACK on CPU)."""
+
+    name = "litert"
+
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        interpreter_class = _interpreter_class()
+        model_bytes = Path(path).read_bytes()
+        try:
+            self.interpreter = interpreter_class(model_content=model_bytes, num_threads=threads or _cpu_count())
+        except Exception as exc:  # LiteRT raises ValueError/RuntimeError for unreadable models
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelFileError(f"{path} is not a loadable TFLite model ({first_line[:200]}); export it again") from None
+        self.contract = self._read_contract(path, model_bytes)
+        self._input, self._output, self._static_batch = self._check_io(path)
+        self._batch = None
+
+    @staticmethod
+    def _read_contract(path: Path, model_bytes: bytes) -> ModelContract:
+        try:
+            payload = read_metadata(model_bytes, METADATA_KEY)
+        except Exception:  # the generated reader raises struct/index errors on odd files
+            raise ModelFileError(f"{path}: cannot read the TFLite metadata; export it again") from None
+        if payload is None:
+            raise ContractError(f"{path} has no gantool contract in its metadata; export it with `gantool export`")
+        if len(payload) > MAX_METADATA_BYTES:
+            raise ContractError(f"{path}: the model contract is larger than {MAX_METADATA_BYTES} bytes; refusing it")
+        return ModelContract.from_json(payload)
+
+    def _check_io(self, path: Path) -> tuple[int, int, int | None]:
+        """Input and output tensor indices and the static batch (None if dynamic), checked against the contract."""
+        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ContractError(f"{path}: expected one input and one output, got {len(inputs)} and {len(outputs)}")
+        in_shape = tuple(int(d) for d in inputs[0]["shape_signature"])
+        out_shape = tuple(int(d) for d in outputs[0]["shape_signature"])
+        if in_shape[1:] != (self.contract.latent_dim,) or out_shape[1:] != self.contract.image_shape:
+            raise ContractError(
+                f"{path}: graph maps {in_shape} -> {out_shape}, contract says latent_dim "
+                f"{self.contract.latent_dim} -> {self.contract.image_shape}"
+            )
+        if inputs[0]["dtype"] != np.float32 or outputs[0]["dtype"] != np.float32:
+            raise ContractError(f"{path}: expected float32 input and output, got {inputs[0]['dtype']} and {outputs[0]['dtype']}")
+        # gantool exports a static batch (fast XNNPACK kernels); other files may have a dynamic one (-1).
+        static_batch = in_shape[0] if in_shape[0] > 0 else None
+        return inputs[0]["index"], outputs[0]["index"], static_batch
+
+    def _invoke(self, z: np.ndarray) -> np.ndarray:
+        if z.shape[0] != self._batch:
+            # Shapes are fixed at allocation time; re-plan only when the batch changes.
+            self.interpreter.resize_tensor_input(self._input, list(z.shape), strict=False)
+            self.interpreter.allocate_tensors()
+            self._batch = z.shape[0]
+        self.interpreter.set_tensor(self._input, z)
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self._output)
+
+    def run(self, z: np.ndarray) -> np.ndarray:
+        z = np.ascontiguousarray(z, dtype=np.float32)
+        size = self._static_batch
+        if size is None:
+            return self._invoke(z)
+        # A static-batch model runs the batch in chunks of its size; the last one is zero-padded.
+        images = np.empty((len(z), *self.contract.image_shape), dtype=np.float32)
+        for start in range(0, len(z), size):
+            chunk = z[start : start + size]
+            count = len(chunk)
+            if count < size:
+                chunk = np.concatenate([chunk, np.zeros((size - count, z.shape[1]), dtype=np.float32)])
+            images[start : start + count] = self._invoke(chunk)[:count]
+        return images
+
+
+def open_model(path: Path, threads: int | None = None) -> TFLiteBackend:
+    return TFLiteBackend(path, threads)

@@ -1,0 +1,276 @@
+"""Judge digits with the shipped classifier: a generator, or any batch of images.
+
+Runtime only (numpy + onnxruntime). Three entry points, from lowest to highest:
+
+- :func:`evaluate_outputs`: classifier logits and features -> :class:`Evaluation`;
+- :func:`evaluate_images`: images (uint8, or floats in [-1, 1] as a tanh
+  generator emits them, e.g. straight from TensorFlow during training) -> :class:`Evaluation`;
+- :func:`evaluate_generator` / :func:`evaluate_real`: ``count`` samples of a
+  model (or real digits) -> :class:`EvalReport`, the figures beside the
+  real-data floor at the same ``n``, plus samples grouped by predicted class.
+
+Example:
+    >>> from gantool.runtime import Generator
+    >>> report, sheet = evaluate_generator(Generator.load("g.onnx"), count=10_000, seed=0)
+    >>> report.model.fid, report.floor.fid
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from typing import Any
+
+import numpy as np
+
+from gantool.errors import GantoolError, ModelFileError
+from gantool.runtime.classifier import NUM_CLASSES, Classifier, softmax, to_classifier_input
+from gantool.runtime.metrics import class_balance, fid, mnist_score, prdc
+from gantool.runtime.reference import ReferenceStats, subset_indices
+
+MIN_COUNT = 20
+DEFAULT_COUNT = 10_000
+BATCH = 500
+SHEET_PER_CLASS = 16
+FULL_MNIST = (60_000, 10_000)
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """Quality figures of ``count`` digits (see :mod:`gantool.runtime.metrics` for definitions).
+
+    Args:
+        count: number of digits judged (FID and the other figures depend on it).
+        fid: classifier-FID against the MNIST test-set statistics.
+        mnist_score, mnist_score_sd: Inception Score with the MNIST classifier, mean and sd over 10 splits.
+        class_kl: KL divergence of the predicted-class histogram to uniform.
+        min_class_share: share of the rarest predicted class.
+        class_shares: share of each predicted class 0..9.
+        precision, recall, density, coverage: against real test digits; None without real digits.
+    """
+
+    count: int
+    fid: float
+    mnist_score: float
+    mnist_score_sd: float
+    class_kl: float
+    min_class_share: float
+    class_shares: tuple[float, ...]
+    precision: float | None = None
+    recall: float | None = None
+    density: float | None = None
+    coverage: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["class_shares"] = list(self.class_shares)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Evaluation:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["class_shares"] = tuple(values["class_shares"])
+        return cls(**values)
+
+
+def load_judge(classifier: Classifier | None = None,
+               reference: ReferenceStats | None = None) -> tuple[Classifier, ReferenceStats]:
+    """The classifier and its reference statistics (bundled ones by default), checked to belong together.
+
+    Raises:
+        ModelFileError: the statistics were computed with another classifier file.
+    """
+    classifier = classifier or Classifier.load()
+    reference = reference or ReferenceStats.load()
+    digest = hashlib.sha256(classifier.path.read_bytes()).hexdigest()
+    if digest != reference.classifier_sha256:
+        raise ModelFileError(
+            f"reference statistics were computed with another classifier than {classifier.path}; "
+            "rebuild both with `gantool train-classifier --data mnist.npz --out runtime/assets`"
+        )
+    return classifier, reference
+
+
+def evaluate_outputs(logits: np.ndarray, features: np.ndarray, reference: ReferenceStats,
+                     real_features: np.ndarray | None = None) -> Evaluation:
+    """Figures from the classifier's outputs for ``n`` digits.
+
+    Args:
+        logits: ``(n, 10)`` classifier logits.
+        features: ``(n, d)`` classifier features.
+        reference: statistics holding the FID reference (MNIST test set).
+        real_features: features of real digits for precision/recall/density/coverage, or None to skip them.
+    """
+    if len(logits) < MIN_COUNT or len(logits) != len(features):
+        raise GantoolError(f"evaluation needs at least {MIN_COUNT} digits; got {len(logits)} (raise --count)")
+    probs = softmax(logits)
+    score, score_sd = mnist_score(probs)
+    balance = class_balance(probs)
+    figures = {}
+    if real_features is not None:
+        figures = dataclasses.asdict(prdc(real_features, features))
+        figures = {k: figures[k] for k in ("precision", "recall", "density", "coverage")}
+    return Evaluation(
+        count=len(logits), fid=fid(features, reference.test_mean, reference.test_cov),
+        mnist_score=score, mnist_score_sd=score_sd, class_kl=balance.kl_to_uniform,
+        min_class_share=balance.min_share, class_shares=balance.shares, **figures,
+    )
+
+
+def evaluate_images(images: np.ndarray, classifier: Classifier | None = None, reference: ReferenceStats | None = None,
+                    real_features: np.ndarray | None = None, value_range: tuple[float, float] = (-1.0, 1.0)) -> Evaluation:
+    """Judge a batch of images: uint8 pixels, or floats in ``value_range`` (a generator's raw output).
+
+    This is what a training loop calls on its generator's output (no sampling, no floor).
+
+    Example:
+        >>> evaluate_images(generator(z, training=False).numpy()).fid
+    """
+    classifier, reference = load_judge(classifier, reference)
+    inputs = to_classifier_input(images, value_range)
+    logits, features = classifier.predict(inputs)
+    return evaluate_outputs(logits, features, reference, real_features)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalReport:
+    """A model's figures beside the real-data floor at the same ``n``.
+
+    Args:
+        source: what was judged (model path, or ``MNIST test digits``).
+        seed: the latent seed (None for real digits).
+        model: the judged digits' figures.
+        floor: figures of real training digits judged the same way.
+        floor_count: the ``n`` of the floor (equals ``model.count`` unless noted in ``floor_source``).
+        floor_source: where the floor came from (shipped table, or computed from --data).
+        seconds: wall time of the evaluation.
+        classifier: the classifier's accuracy and file hash.
+    """
+
+    source: str
+    seed: int | None
+    model: Evaluation
+    floor: Evaluation
+    floor_count: int
+    floor_source: str
+    seconds: float
+    classifier: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["model"], data["floor"] = self.model.to_dict(), self.floor.to_dict()
+        return data
+
+
+@dataclasses.dataclass(frozen=True)
+class RealDigits:
+    """Real MNIST digits (uint8 ``(n, 28, 28)``) for PRDC and an exact floor at any ``n``."""
+
+    x_train: np.ndarray
+    x_test: np.ndarray
+
+
+def _real_features(classifier: Classifier, real: RealDigits | None, count: int) -> np.ndarray | None:
+    """Features of ``min(count, len(x_test))`` test digits (the seeded subset the floor table used)."""
+    if real is None:
+        return None
+    return classifier.predict(real.x_test[subset_indices(len(real.x_test), count)])[1]
+
+
+def _floor(classifier: Classifier, reference: ReferenceStats, real: RealDigits | None, count: int,
+           real_features: np.ndarray | None) -> tuple[Evaluation, int, str]:
+    """The real-data floor at ``count``: shipped table, else computed from ``real``, else the nearest ``n``."""
+    figures, table_count = reference.floor_at(count)
+    # The table was made from the full MNIST set; other data (a subset, say) gets its own floor.
+    full_mnist = real is None or (len(real.x_train), len(real.x_test)) == FULL_MNIST
+    if table_count == count and full_mnist:
+        return Evaluation.from_dict(figures), count, f"shipped table, n={count}"
+    if real is not None and count <= len(real.x_train):
+        chosen = subset_indices(len(real.x_train), count)
+        logits, features = classifier.predict(real.x_train[chosen])
+        return evaluate_outputs(logits, features, reference, real_features), count, f"computed from --data, n={count}"
+    return Evaluation.from_dict(figures), table_count, f"shipped table, nearest n={table_count} (pass --data for n={count})"
+
+
+def _collect(batches, classifier: Classifier, count: int, per_class: int):
+    """Run image batches through the classifier, keeping up to ``per_class`` uint8 samples per predicted class."""
+    logits = np.empty((count, NUM_CLASSES), dtype=np.float32)
+    features = np.empty((count, classifier.feature_dim), dtype=np.float32)
+    kept: list[list[np.ndarray]] = [[] for _ in range(NUM_CLASSES)]
+    start = 0
+    for batch in batches:
+        stop = start + len(batch)
+        logits[start:stop], features[start:stop] = classifier.run(batch)
+        if per_class:
+            for image, label in zip(batch, np.argmax(logits[start:stop], axis=1)):
+                if len(kept[label]) < per_class:
+                    kept[label].append(_float_to_uint8(image))
+        start = stop
+    sheet = [np.stack(images) if images else np.zeros((0, 28, 28, 1), np.uint8) for images in kept]
+    return logits, features, sheet
+
+
+def _report(source: str, seed: int | None, logits: np.ndarray, features: np.ndarray, classifier: Classifier,
+            reference: ReferenceStats, real: RealDigits | None, started: float) -> EvalReport:
+    """Figures of the judged digits, PRDC when ``real`` is given, and the floor at the same ``n``."""
+    count = len(logits)
+    real_features = _real_features(classifier, real, count)
+    model = evaluate_outputs(logits, features, reference, real_features)
+    floor, floor_count, floor_source = _floor(classifier, reference, real, count, real_features)
+    info = classifier.info()
+    return EvalReport(
+        source=source, seed=seed, model=model, floor=floor, floor_count=floor_count, floor_source=floor_source,
+        seconds=time.perf_counter() - started,
+        classifier={"accuracy": info.get("accuracy"), "sha256": reference.classifier_sha256},
+    )
+
+
+def _check_count(count: int) -> None:
+    if not isinstance(count, int) or count < MIN_COUNT:
+        raise GantoolError(f"--count must be at least {MIN_COUNT} (the MNIST score uses 10 splits), got {count}")
+
+
+def evaluate_generator(generator, count: int = DEFAULT_COUNT, seed: int = 0, real: RealDigits | None = None,
+                       classifier: Classifier | None = None, reference: ReferenceStats | None = None,
+                       per_class: int = SHEET_PER_CLASS) -> tuple[EvalReport, list[np.ndarray]]:
+    """Sample ``count`` digits of ``generator`` (latent convention, ``seed``) and judge them.
+
+    Args:
+        generator: a :class:`gantool.runtime.Generator` producing 28x28x1 images.
+        count: digits to draw; the floor is given at the same ``n``.
+        seed: latent seed.
+        real: real digits, to add precision/recall/density/coverage and an exact floor at any ``n``.
+        per_class: samples kept per predicted class for the contact sheet.
+
+    Returns:
+        The report, and for each class 0..9 up to ``per_class`` uint8 samples predicted as it.
+    """
+    _check_count(count)
+    if tuple(generator.contract.image_shape) != (28, 28, 1):
+        raise GantoolError(f"the MNIST classifier judges 28x28x1 digits; {generator.path} makes {generator.contract.image_shape}")
+    started = time.perf_counter()
+    classifier, reference = load_judge(classifier, reference)
+    value_range = generator.contract.value_range
+    batches = (to_classifier_input(b, value_range) for b in generator.iter_batches(count, seed, batch_size=BATCH))
+    logits, features, sheet = _collect(batches, classifier, count, per_class)
+    return _report(str(generator.path), seed, logits, features, classifier, reference, real, started), sheet
+
+
+def evaluate_real(images: np.ndarray, source: str, real: RealDigits | None = None,
+                  classifier: Classifier | None = None, reference: ReferenceStats | None = None,
+                  per_class: int = SHEET_PER_CLASS) -> tuple[EvalReport, list[np.ndarray]]:
+    """Judge given digits (uint8, or floats in [-1, 1]) exactly like a generator's samples."""
+    _check_count(len(images))
+    started = time.perf_counter()
+    classifier, reference = load_judge(classifier, reference)
+    inputs = to_classifier_input(images)
+    batches = (inputs[start : start + BATCH] for start in range(0, len(inputs), BATCH))
+    logits, features, sheet = _collect(batches, classifier, len(inputs), per_class)
+    return _report(source, None, logits, features, classifier, reference, real, started), sheet
+
+
+def _float_to_uint8(image: np.ndarray) -> np.ndarray:
+    """A [-1, 1] image as uint8 pixels (the inverse of the classifier's input convention)."""
+    return np.clip(np.rint((image + 1.0) * 127.5), 0, 255).astype(np.uint8)

@@ -1,0 +1,66 @@
+"""Show an evaluation: a terminal table beside the real-data floor, and a contact sheet PNG."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gantool.runtime.evaluate import EvalReport, Evaluation
+from gantool.runtime.images import make_grid
+
+# (label, attribute, format); figures where higher is better are marked so the reader needs no paper.
+ROWS = (
+    ("classifier-FID (lower is better)", "fid", "{:.3f}"),
+    ("MNIST score (max 10)", "mnist_score", None),
+    ("class KL to uniform (0 = balanced)", "class_kl", "{:.4f}"),
+    ("smallest class share (0.100 = even)", "min_class_share", "{:.3f}"),
+    ("precision, k=3", "precision", "{:.3f}"),
+    ("recall, k=3", "recall", "{:.3f}"),
+    ("density, k=5", "density", "{:.3f}"),
+    ("coverage, k=5", "coverage", "{:.3f}"),
+)
+PRDC_KEYS = ("precision", "recall", "density", "coverage")
+
+
+def _cell(evaluation: Evaluation, attribute: str, fmt: str | None) -> str:
+    if attribute == "mnist_score":
+        return f"{evaluation.mnist_score:.3f} ± {evaluation.mnist_score_sd:.3f}"
+    value = getattr(evaluation, attribute)
+    return "needs --data" if value is None else fmt.format(value)
+
+
+def format_table(report: EvalReport) -> str:
+    """The report as an aligned plain-text table, model beside floor, with class shares below."""
+    seed = "" if report.seed is None else f", seed {report.seed}"
+    header = ("metric", f"judged (n={report.model.count})", f"real floor (n={report.floor_count})")
+    rows = [header]
+    for label, attribute, fmt in ROWS:
+        if attribute in PRDC_KEYS and report.model.precision is None and report.floor.precision is None:
+            continue
+        rows.append((label, _cell(report.model, attribute, fmt), _cell(report.floor, attribute, fmt)))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [f"{report.source}: {report.model.count} digits{seed}, judged in {report.seconds:.1f} s"]
+    for index, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    lines.append("class shares  " + " ".join(f"{d}:{s:.3f}" for d, s in enumerate(report.model.class_shares)))
+    lines.append("floor shares  " + " ".join(f"{d}:{s:.3f}" for d, s in enumerate(report.floor.class_shares)))
+    accuracy = report.classifier.get("accuracy")
+    judge = f"classifier test accuracy {accuracy:.4f}; " if isinstance(accuracy, float) else ""
+    lines.append(f"{judge}floor: real MNIST training digits vs test statistics ({report.floor_source})")
+    if report.model.precision is None:
+        lines.append("precision/recall/density/coverage: pass --data mnist.npz to compare with real test digits")
+    return "\n".join(lines)
+
+
+def contact_sheet(sheet: list[np.ndarray], per_class: int, scale: int = 2) -> np.ndarray:
+    """One row per predicted class 0..9 with up to ``per_class`` samples; empty slots stay black.
+
+    Returns:
+        A uint8 grey image ready for :func:`gantool.runtime.images.save_png`.
+    """
+    height, width = 28, 28
+    tiles = np.zeros((len(sheet) * per_class, height, width, 1), dtype=np.uint8)
+    for digit, images in enumerate(sheet):
+        tiles[digit * per_class : digit * per_class + len(images)] = images[:per_class]
+    return make_grid(tiles, cols=per_class, scale=scale)

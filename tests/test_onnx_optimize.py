@@ -1,0 +1,233 @@
+"""The optimized ONNX graph: every rewrite computes what the plain graph computes.
+
+Small ConvTranspose graphs with random weights check the sub-pixel derivation
+against onnxruntime's own ConvTranspose for many kernel/stride/pad combinations;
+the tiny trained generator checks the whole rewrite against the plain export
+and Keras. Speed is measured by benchmarks/tf_vs_onnx.py, not here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gantool.errors import UnsupportedFormatError
+from gantool.runtime import latents
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from gantool.export.onnx_optimize import GRAPH_METADATA_KEY, optimize  # noqa: E402
+
+RNG = np.random.default_rng(0)
+
+
+def run(proto, feeds: dict) -> np.ndarray:
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return session.run(None, feeds)[0]
+
+
+def model(nodes, inputs, constants, opset: int = 17):
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name, shape in inputs],
+        [helper.make_tensor_value_info(nodes[-1].output[0], TensorProto.FLOAT, ["n", "c", "h", "w"])],
+        [numpy_helper.from_array(np.asarray(value), name) for name, value in constants.items()],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    helper.set_model_props(proto, {"gantool.contract": "{}", "other": "kept"})
+    return proto
+
+
+def conv_transpose(name, source, c_in, c_out, kernel, constants, bias=True, **attrs):
+    """A ConvTranspose node with random weights (and bias) registered in ``constants``."""
+    constants[f"{name}_w"] = RNG.standard_normal((c_in, c_out, kernel, kernel)).astype(np.float32) / kernel
+    inputs = [source, f"{name}_w"]
+    if bias:
+        constants[f"{name}_b"] = RNG.standard_normal(c_out).astype(np.float32)
+        inputs.append(f"{name}_b")
+    return helper.make_node("ConvTranspose", inputs, [name], kernel_shape=[kernel, kernel], **attrs)
+
+
+def assert_same(proto, feeds, atol=1e-5):
+    optimized = optimize(proto)
+    onnx.checker.check_model(optimized, full_check=True)
+    assert "ConvTranspose" not in {n.op_type for n in optimized.graph.node}
+    expected, got = run(proto, feeds), run(optimized, feeds)
+    assert got.shape == expected.shape
+    assert np.abs(got - expected).max() <= atol
+    return optimized
+
+
+# kernel, stride, pads (top, left, bottom, right), output_padding, size, channels in -> out
+CASES = [
+    (5, 2, [1, 1, 2, 2], 0, 7, 8, 3),     # the DCGAN's "same" layers
+    (5, 1, [2, 2, 2, 2], 0, 6, 4, 5),     # stride 1 -> plain Conv with flipped kernel
+    (3, 2, [0, 0, 0, 0], 1, 5, 3, 2),     # output_padding, no pads
+    (4, 2, [1, 1, 1, 1], 0, 4, 3, 16),    # the PyTorch DCGAN layer; 16 channels take the per-phase split
+    (4, 3, [1, 2, 2, 0], 0, 4, 2, 3),     # stride 3, asymmetric pads: needs a crop
+    (2, 3, [0, 0, 0, 0], 0, 3, 2, 2),     # kernel < stride: phases without taps
+    (3, 1, [0, 1, 2, 0], 0, 5, 3, 2),     # stride 1, uneven pads
+    (5, 2, [3, 3, 3, 3], 1, 6, 2, 32),    # large pads and output_padding, split
+    (5, 3, [0, 1, 1, 3], 0, 4, 3, 16),    # split and a different crop per axis
+]
+
+
+@pytest.mark.parametrize("kernel,stride,pads,output_padding,size,c_in,c_out", CASES)
+def test_conv_transpose_rewrite_matches_onnxruntime(kernel, stride, pads, output_padding, size, c_in, c_out):
+    constants = {}
+    node = conv_transpose("y", "x", c_in, c_out, kernel, constants, strides=[stride, stride], pads=pads,
+                          output_padding=[output_padding, output_padding])
+    proto = model([node], [("x", ["n", c_in, size, size])], constants)
+    x = RNG.standard_normal((3, c_in, size, size)).astype(np.float32)
+    assert_same(proto, {"x": x})
+
+
+@pytest.mark.parametrize("with_activation", [True, False])
+@pytest.mark.parametrize("kernel,pads,blocks", [(5, [1, 1, 2, 2], [4]), (3, [0, 0, 0, 0], [2, 2])])
+def test_chained_conv_transposes_share_one_depth_to_space(with_activation, kernel, pads, blocks):
+    """Two strided layers: the second reads the first's phases, so one DepthToSpace(4) is left.
+
+    When the first layer's output needs a crop its phases overshoot, so it keeps its own DepthToSpace.
+    """
+    constants = {}
+    nodes = [conv_transpose("a", "x", 4, 16, kernel, constants, strides=[2, 2], pads=pads)]
+    if with_activation:
+        nodes.append(helper.make_node("LeakyRelu", ["a"], ["a_act"], alpha=0.3))
+    nodes.append(conv_transpose("b", nodes[-1].output[0], 16, 2, 5, constants, strides=[2, 2], pads=[1, 1, 2, 2]))
+    nodes.append(helper.make_node("Tanh", ["b"], ["y"]))
+    proto = model(nodes, [("x", ["n", 4, 5, 5])], constants)
+    optimized = assert_same(proto, {"x": RNG.standard_normal((2, 4, 5, 5)).astype(np.float32)})
+    depth_to_space = [n for n in optimized.graph.node if n.op_type == "DepthToSpace"]
+    assert [n.attribute[0].i for n in depth_to_space if n.attribute[0].name == "blocksize"] == blocks
+    ops = [n.op_type for n in optimized.graph.node]
+    assert ops.index("Tanh") < len(ops) - 1 - ops[::-1].index("DepthToSpace")  # hoisted next to its Conv
+
+
+def test_batchnorm_and_transpose_folding():
+    """MatMul -> Mul -> Add -> LeakyRelu -> Reshape(NHWC) -> Transpose becomes Gemm -> LeakyRelu -> Reshape(NCHW)."""
+    constants = {"w": RNG.standard_normal((6, 3 * 3 * 8)).astype(np.float32),
+                 "scale": RNG.uniform(0.5, 1.5, 72).astype(np.float32), "shift": RNG.standard_normal(72).astype(np.float32),
+                 "shape": np.array([-1, 3, 3, 8], np.int64),
+                 "c_scale": RNG.uniform(0.5, 1.5, (1, 4, 1, 1)).astype(np.float32),
+                 "c_shift": RNG.standard_normal((1, 4, 1, 1)).astype(np.float32)}
+    nodes = [
+        helper.make_node("MatMul", ["z", "w"], ["m"]), helper.make_node("Mul", ["m", "scale"], ["s"]),
+        helper.make_node("Add", ["shift", "s"], ["a"]), helper.make_node("LeakyRelu", ["a"], ["l"], alpha=0.3),
+        helper.make_node("Reshape", ["l", "shape"], ["r"]), helper.make_node("Transpose", ["r"], ["t"], perm=[0, 3, 1, 2]),
+        conv_transpose("c", "t", 8, 4, 3, constants, bias=False, strides=[2, 2], pads=[1, 1, 0, 0]),
+        helper.make_node("Mul", ["c", "c_scale"], ["cs"]), helper.make_node("Add", ["cs", "c_shift"], ["y"]),
+    ]
+    proto = model(nodes, [("z", ["n", 6])], constants)
+    optimized = assert_same(proto, {"z": RNG.standard_normal((5, 6)).astype(np.float32)})
+    ops = [n.op_type for n in optimized.graph.node]
+    assert ops[:3] == ["Gemm", "LeakyRelu", "Reshape"]
+    assert not {"Mul", "Add", "Transpose", "MatMul"} & set(ops)
+
+
+def test_non_channel_constants_are_left_alone():
+    """A Mul by a per-pixel constant is not BatchNorm: it stays, and the result is still right."""
+    constants = {"pixels": RNG.standard_normal((1, 1, 6, 6)).astype(np.float32)}
+    nodes = [conv_transpose("c", "x", 2, 3, 4, constants, strides=[2, 2], pads=[1, 1, 1, 1]),
+             helper.make_node("Mul", ["c", "pixels"], ["y"])]
+    proto = model(nodes, [("x", ["n", 2, 3, 3])], constants)
+    optimized = assert_same(proto, {"x": RNG.standard_normal((2, 2, 3, 3)).astype(np.float32)})
+    assert "Mul" in {n.op_type for n in optimized.graph.node}
+
+
+def test_batched_matmul_is_not_turned_into_gemm():
+    """Gemm is 2-D only: a MatMul on a 3-D input keeps its Mul, and the result is still right."""
+    constants = {"w": RNG.standard_normal((4, 6)).astype(np.float32), "scale": RNG.standard_normal(6).astype(np.float32)}
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Mul", ["m", "scale"], ["s"]),
+             helper.make_node("Reshape", ["s", "shape"], ["y"])]
+    constants["shape"] = np.array([-1, 2, 3, 2], np.int64)
+    proto = model(nodes, [("x", ["n", 2, 4])], constants)
+    optimized = assert_same(proto, {"x": RNG.standard_normal((3, 2, 4)).astype(np.float32)})
+    assert [n.op_type for n in optimized.graph.node] == ["MatMul", "Mul", "Reshape"]
+
+
+def test_control_flow_is_refused():
+    branch = helper.make_graph([helper.make_node("Identity", ["x"], ["out"])], "branch", [],
+                               [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["n", "c", "h", "w"])])
+    nodes = [helper.make_node("If", ["flag"], ["y"], then_branch=branch, else_branch=branch)]
+    proto = model(nodes, [("x", ["n", 1, 2, 2])], {"flag": np.array(True)})
+    with pytest.raises(UnsupportedFormatError, match="control flow"):
+        optimize(proto)
+
+
+@pytest.mark.parametrize("attrs,message", [
+    ({"group": 2}, "group"),
+    ({"dilations": [2, 2]}, "dilations"),
+    ({"strides": [2, 1]}, "strides"),
+    ({"output_shape": [6, 6]}, "output_shape"),
+])
+def test_unsupported_conv_transpose_is_refused(attrs, message):
+    constants = {}
+    node = conv_transpose("y", "x", 4, 2, 3, constants, **{"strides": [2, 2], **attrs})
+    proto = model([node], [("x", ["n", 4, 3, 3])], constants)
+    with pytest.raises(UnsupportedFormatError, match=message):
+        optimize(proto)
+
+
+def test_old_opset_is_refused():
+    constants = {}
+    proto = model([conv_transpose("y", "x", 2, 2, 3, constants, strides=[2, 2])], [("x", ["n", 2, 3, 3])], constants,
+                  opset=11)
+    with pytest.raises(UnsupportedFormatError, match="opset"):
+        optimize(proto)
+
+
+def test_metadata_is_kept_and_input_untouched():
+    constants = {}
+    proto = model([conv_transpose("y", "x", 2, 2, 3, constants, strides=[2, 2])], [("x", ["n", 2, 3, 3])], constants)
+    before = proto.SerializeToString()
+    optimized = optimize(proto)
+    assert proto.SerializeToString() == before
+    assert {p.key: p.value for p in optimized.metadata_props} == {"gantool.contract": "{}", "other": "kept"}
+
+
+# The tiny trained generator, end to end.
+
+@pytest.fixture(scope="module")
+def plain_and_optimized(tiny_keras):
+    from gantool.export.keras_to_onnx import to_onnx_proto
+
+    model_, contract = tiny_keras
+    plain = to_onnx_proto(model_, contract, optimize=False)
+    return plain, optimize(plain)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("batch", [1, 7, 64])
+def test_optimized_generator_matches_plain_and_keras(tiny_keras, plain_and_optimized, batch):
+    keras_model, contract = tiny_keras
+    plain, optimized = plain_and_optimized
+    z = latents(batch, contract.latent_dim, seed=300 + batch)
+    expected = np.asarray(keras_model(z, training=False))
+    from_plain, from_optimized = run(plain, {"z": z}), run(optimized, {"z": z})
+    assert from_optimized.shape == (batch, 28, 28, 1)
+    assert np.abs(from_optimized - expected).max() <= 1e-5
+    assert np.abs(from_optimized - from_plain).max() <= 1e-5
+
+
+@pytest.mark.slow
+def test_optimized_generator_graph(plain_and_optimized):
+    plain, optimized = plain_and_optimized
+    onnx.checker.check_model(optimized, full_check=True)
+    ops = [n.op_type for n in optimized.graph.node]
+    assert "ConvTranspose" not in ops and "Transpose" not in ops
+    assert ops.count("DepthToSpace") == 1
+    assert [i.name for i in optimized.graph.input] == ["z"] and [o.name for o in optimized.graph.output] == ["image"]
+    assert optimized.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    props = {p.key: p.value for p in optimized.metadata_props}
+    assert props == {p.key: p.value for p in plain.metadata_props}
+    assert props[GRAPH_METADATA_KEY] == "plain"  # optimize() itself keeps metadata; the export sets the kind
+
+
+@pytest.mark.slow
+def test_export_records_graph_kind(tiny_onnx):
+    proto = onnx.load(tiny_onnx)
+    assert {p.key: p.value for p in proto.metadata_props}[GRAPH_METADATA_KEY] == "optimized"
+    assert "ConvTranspose" not in {n.op_type for n in proto.graph.node}
