@@ -51,12 +51,14 @@ def test_grid_png_is_an_8x8_grid(tiny_run):
 
 
 def test_resume_equals_uninterrupted_and_seed_is_deterministic(tmp_path, fixture_npz, tiny_config):
-    two = dataclasses.replace(tiny_config, epochs=2)
+    one = dataclasses.replace(tiny_config, ema_decay=0.9)
+    two = dataclasses.replace(one, epochs=2)
     _train(two, tmp_path / "straight", fixture_npz)
-    _train(tiny_config, tmp_path / "resumed", fixture_npz)
+    _train(one, tmp_path / "resumed", fixture_npz)
     _train(two, tmp_path / "resumed", fixture_npz, resume=True)
     straight, resumed = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
     assert straight.keys() == resumed.keys()
+    assert any(key.startswith("ema/") for key in straight)
     for key in straight:
         np.testing.assert_array_equal(straight[key], resumed[key], err_msg=key)
     with open(tmp_path / "resumed" / "metrics.csv") as handle:

@@ -38,6 +38,8 @@ class TrainConfig:
         eval_every: judge the generator with the shipped classifier every N epochs (0: never)
             and keep the generator with the lowest classifier-FID as ``best.keras``.
         eval_count: digits generated for each of those evaluations.
+        ema_decay: keep an exponential moving average of the generator's weights with this
+            decay (e.g. 0.999) and save/export it instead of the last step's weights; 0: off.
     """
 
     epochs: int = 20
@@ -55,6 +57,7 @@ class TrainConfig:
     keep_epochs: bool = False
     eval_every: int = 0
     eval_count: int = 5000
+    ema_decay: float = 0.0
     arch: str = "dcgan"
 
     def __post_init__(self) -> None:
@@ -70,6 +73,8 @@ class TrainConfig:
             raise GantoolError("learning rates must be between 0 and 1 (e.g. --lr 2e-4)")
         if not 0 <= self.beta1 < 1:
             raise GantoolError(f"--beta1 must be in [0, 1), got {self.beta1}")
+        if not 0 <= self.ema_decay < 1:
+            raise GantoolError(f"--ema must be in [0, 1) (e.g. 0.999), got {self.ema_decay}")
         if not 0 <= self.label_smoothing < 0.5:
             raise GantoolError(f"--label-smoothing must be in [0, 0.5), got {self.label_smoothing}")
         object.__setattr__(self, "initializer", Initializer(self.initializer))

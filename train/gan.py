@@ -14,13 +14,18 @@ import tensorflow as tf
 class GAN(keras.Model):
     """Generator + discriminator trained adversarially with BCE on logits."""
 
-    def __init__(self, generator, discriminator, latent_dim: int, seed: int, label_smoothing: float = 0.0):
+    def __init__(self, generator, discriminator, latent_dim: int, seed: int, label_smoothing: float = 0.0,
+                 ema_decay: float = 0.0):
         super().__init__()
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = latent_dim
         self.label_smoothing = label_smoothing
         self.noise_seed = keras.random.SeedGenerator(seed)
+        # An exponential moving average of the generator's weights (Polyak averaging):
+        # what gets saved and exported when ema_decay > 0, smoother than the last step's weights.
+        self.ema_decay = ema_decay
+        self.ema = WeightAverage(generator, ema_decay) if ema_decay else None
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
@@ -60,6 +65,8 @@ class GAN(keras.Model):
             scaled = self.g_optimizer.scale_loss(g_loss)
         grads = tape.gradient(scaled, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
+        if self.ema is not None:
+            self.ema.update(self.generator)
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
@@ -75,4 +82,25 @@ class GAN(keras.Model):
             "g_optimizer": self.g_optimizer,
             "d_optimizer": self.d_optimizer,
             "noise": self.noise_seed,
+            **({"ema": self.ema} if self.ema is not None else {}),
         }
+
+    def inference_weights(self) -> list:
+        """The generator weights to save and export: the moving average when enabled."""
+        if self.ema is not None:
+            return [v.numpy() for v in self.ema.variables]
+        return self.generator.get_weights()
+
+
+class WeightAverage:
+    """Moving averages of every generator weight (BatchNorm statistics included), as variables."""
+
+    def __init__(self, generator, decay: float) -> None:
+        self.decay = decay
+        self.variables = [
+            keras.Variable(w.numpy(), trainable=False, name=f"ema_{i}") for i, w in enumerate(generator.weights)
+        ]
+
+    def update(self, generator) -> None:
+        for average, weight in zip(self.variables, generator.weights):
+            average.assign(self.decay * average + (1.0 - self.decay) * tf.cast(weight, average.dtype))

@@ -97,7 +97,7 @@ def build_gan(config: TrainConfig, on_gpu: bool):
     keras.utils.set_random_seed(config.seed)
     generator = build_generator(config.latent_dim, config.initializer, output_dtype="float32")
     discriminator = build_discriminator(initializer=config.initializer, output_dtype="float32")
-    gan = GAN(generator, discriminator, config.latent_dim, config.seed, config.label_smoothing)
+    gan = GAN(generator, discriminator, config.latent_dim, config.seed, config.label_smoothing, config.ema_decay)
 
     def adam(lr):
         opt = keras.optimizers.Adam(learning_rate=lr, beta_1=config.beta1)
@@ -123,7 +123,7 @@ def float32_generator(gan, config: TrainConfig):
         clean = build_generator(config.latent_dim, config.initializer)
     finally:
         keras.mixed_precision.set_global_policy(policy)
-    clean.set_weights([np.asarray(w, dtype=np.float32) for w in gan.generator.get_weights()])
+    clean.set_weights([np.asarray(w, dtype=np.float32) for w in gan.inference_weights()])
     return clean
 
 
@@ -156,10 +156,11 @@ class EpochWriter:
             self.judge = load_judge()
 
     def write(self, gan, epoch: int, logs: dict, seconds: float) -> dict:
-        images = np.asarray(gan.generator(self.grid_latents, training=False), dtype=np.float32)
+        generator = float32_generator(gan, self.config)
+        images = np.asarray(generator(self.grid_latents, training=False), dtype=np.float32)
         save_png(self.run.grid(epoch), make_grid(self.contract.to_uint8(images), cols=8, scale=2))
         row = {"epoch": epoch, **{k: float(logs[k]) for k in METRIC_NAMES}, "seconds": round(seconds, 2)}
-        row.update(self._evaluate(gan, epoch))
+        row.update(self._evaluate(generator, epoch))
         self._append_metrics(row)
         import tensorflow as tf
 
@@ -169,22 +170,22 @@ class EpochWriter:
                     tf.summary.scalar(key, float(row[key]))
         self.summary.flush()
         if self.config.keep_epochs:
-            _save_keras(float32_generator(gan, self.config), self.run.epochs / f"generator_epoch_{epoch:04d}.keras")
+            _save_keras(generator, self.run.epochs / f"generator_epoch_{epoch:04d}.keras")
         return row
 
-    def _evaluate(self, gan, epoch: int) -> dict:
+    def _evaluate(self, generator, epoch: int) -> dict:
         """Classifier figures every ``eval_every`` epochs; keep the lowest-FID generator as best.keras."""
         if not self.config.eval_every or epoch % self.config.eval_every:
             return {key: "" for key in EVAL_NAMES} if self.config.eval_every else {}
         from gantool.runtime.evaluate import evaluate_images
 
         z = latents(self.config.eval_count, self.config.latent_dim, EVAL_SEED)
-        images = np.concatenate([np.asarray(gan.generator(z[i : i + 500], training=False)) for i in range(0, len(z), 500)])
+        images = np.concatenate([np.asarray(generator(z[i : i + 500], training=False)) for i in range(0, len(z), 500)])
         result = evaluate_images(images, *self.judge)
         figures = {key: round(float(getattr(result, key)), 5) for key in EVAL_NAMES}
         best = json.loads(self.run.best_info.read_text()) if self.run.best_info.exists() else None
         if best is None or best["epoch"] > epoch or figures["fid"] < best["fid"]:
-            _save_keras(float32_generator(gan, self.config), self.run.best)
+            _save_keras(generator, self.run.best)
             write_bytes_atomic(self.run.best_info, json.dumps({"epoch": epoch, "count": len(z), **figures}).encode())
         return figures
     def _append_metrics(self, row: dict) -> None:
