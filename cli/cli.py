@@ -149,6 +149,7 @@ def export(
     calibration_size: Annotated[int, typer.Option(help="Latents that calibrate int8 exports.")] = export_registry.DEFAULT_CALIBRATION_SIZE,
     opset: Annotated[int, typer.Option(help="ONNX opset (13-18).")] = 17,
     value_range: Annotated[str, typer.Option(help="Output range LOW,HIGH when the model has no gantool config.")] = "-1,1",
+    plain: Annotated[bool, typer.Option(help="ONNX: keep tf2onnx's graph (ConvTranspose) instead of the faster rewrite.")] = False,
 ) -> None:
     """Export a trained generator and check it against the Keras model (help text: EXPORT_HELP)."""
     from gantool.errors import GantoolError
@@ -158,7 +159,7 @@ def export(
         low, high = (float(v) for v in value_range.split(","))
     except ValueError:
         raise GantoolError(f"--value-range must be LOW,HIGH (e.g. -1,1), got {value_range!r}") from None
-    options = export_registry.ExportOptions(calibration_size=calibration_size, opset=opset)
+    options = export_registry.ExportOptions(calibration_size=calibration_size, opset=opset, plain=plain)
     if format.value == "all":
         if quantize is not None:
             raise GantoolError("--format all writes every quantization mode; drop --quantize")

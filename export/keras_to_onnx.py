@@ -142,5 +142,6 @@ def export_onnx(keras_model, contract: ModelContract, out: Path, opset: int = 17
 
 def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> Parity:
     """Registry converter for ``onnx/none`` (see :mod:`gantool.export.registry`)."""
-    proto = to_onnx_proto(keras_model, contract.replace(quantization="none", calibration_size=0), options.opset)
+    proto = to_onnx_proto(keras_model, contract.replace(quantization="none", calibration_size=0), options.opset,
+                          optimize=not options.plain)
     return save_validated(proto, keras_model, contract, out, entry.tolerance.max_abs, entry.tolerance.mean_abs)

@@ -102,7 +102,8 @@ def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> 
 
     size = entry.calibration_size(options)
     int8_contract = contract.replace(quantization="int8", calibration_size=size)
-    float_proto = to_onnx_proto(keras_model, contract.replace(quantization="none", calibration_size=0), options.opset)
+    float_proto = to_onnx_proto(keras_model, contract.replace(quantization="none", calibration_size=0), options.opset,
+                                optimize=not options.plain)
     proto = quantize_proto(float_proto, contract, size)
     # The quantizer does not promise to keep metadata_props: carry them over, then the int8 contract.
     kept = {p.key: p.value for p in proto.metadata_props}

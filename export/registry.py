@@ -76,10 +76,13 @@ class ExportOptions:
     Args:
         calibration_size: latents drawn (documented convention) to calibrate int8 exports.
         opset: ONNX opset of the float graph.
+        plain: keep tf2onnx's graph as converted (ConvTranspose, unfolded BatchNorm) instead of
+            the optimized rewrite; for debugging and for comparing speed.
     """
 
     calibration_size: int = DEFAULT_CALIBRATION_SIZE
     opset: int = 17
+    plain: bool = False
 
     def __post_init__(self) -> None:
         size = self.calibration_size

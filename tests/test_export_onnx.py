@@ -85,3 +85,18 @@ def test_broken_keras_files(tmp_path, content):
     path.write_bytes(content)
     with pytest.raises(ModelFileError):
         load_source(path)
+
+
+def test_plain_flag_keeps_tf2onnx_graph(tiny_run, tmp_path):
+    import onnx
+    from typer.testing import CliRunner
+
+    from gantool.cli import app
+
+    for flag, kind in (("--plain", "plain"), ("--no-plain", "optimized")):
+        out = tmp_path / f"{kind}.onnx"
+        result = CliRunner().invoke(app, ["export", "--model", str(tiny_run), "--out", str(out), flag])
+        assert result.exit_code == 0, result.output
+        proto = onnx.load(out)
+        assert {p.key: p.value for p in proto.metadata_props}["gantool.graph"] == kind
+        assert ("ConvTranspose" in {n.op_type for n in proto.graph.node}) == (kind == "plain")
