@@ -1,6 +1,8 @@
-"""Make tests/data/tiny_generator.onnx: a small latent->image model for TensorFlow-free tests.
+"""Make tests/data/tiny_generator.onnx (and .tflite): a small latent->image model for TensorFlow-free tests.
 
 Usage: python scripts/make_test_model.py tests/data/tiny_generator.onnx
+
+Writes the ONNX file given and, beside it, the same model as a float32 .tflite.
 
 A plain Keras Sequential (Dense 8 -> 784, tanh, reshaped to 28x28x1) with
 fixed-seed weights, exported through `gantool export` like any foreign Keras
@@ -26,6 +28,10 @@ def main(target: str) -> None:
         model.save(source)
         subprocess.run(
             ["gantool", "export", "--format", "onnx", "--model", str(source), "--out", target], check=True
+        )
+        subprocess.run(
+            ["gantool", "export", "--format", "tflite", "--model", str(source),
+             "--out", str(Path(target).with_suffix(".tflite"))], check=True,
         )
 
 
