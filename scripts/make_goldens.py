@@ -54,6 +54,7 @@ def main() -> None:
         "seed": SEED, "count": COUNT, "cols": COLS,
         "model": generator.path.name, "model_sha256": sha256(generator.path),
         "keras_sha256": sha256(args.keras),
+        "int8_model": "default_int8.onnx" if generator.path.with_name("default_int8.onnx").exists() else None,
         "made_by": "scripts/make_goldens.py",
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "onnxruntime": onnxruntime.__version__,
                      "numpy": np.__version__},
