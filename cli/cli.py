@@ -232,7 +232,8 @@ def sample(
     check_output_path(out)
     if npy is not None:
         check_output_path(npy)
-    generator = Generator.load(model, threads=threads)
+    # One run per 256 digits: spinning worker threads would only burn CPU the PNG encoder needs.
+    generator = Generator.load(model, threads=threads, spin_wait=False)
     images = generator.sample(count, seed)
     grid = make_grid(images, cols=cols, scale=scale)
     if npy is not None:
@@ -370,6 +371,48 @@ def eval_command(
     if sheet is not None:
         save_png(sheet, contact_sheet(samples, SHEET_PER_CLASS))
         typer.echo(f"Wrote {sheet} (row d: samples the classifier reads as digit d)")
+
+
+@app.command()
+@handle_errors
+def bench(
+    model: Annotated[Path, typer.Option(help="An exported .onnx/.tflite file, a folder from `gantool export --format all`, or a run folder (exported into RUN/exports first).")],
+    formats: Annotated[str, typer.Option(help="all, a format (tflite), or pairs such as onnx/none,tflite/int8 (folders only).")] = "all",
+    batch: Annotated[str, typer.Option(help="Batch sizes: latency at the smallest, throughput at the others.")] = "1,64",
+    threads: Annotated[Optional[int], typer.Option(help="Inference threads (default: all cores).")] = None,
+    repeats: Annotated[int, typer.Option(help="Timed calls per batch size, after 5 warm-up calls; medians are reported.")] = 50,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write every figure as JSON to this file.")] = None,
+    floor: Annotated[Optional[float], typer.Option(help="Exit 3 when a format's throughput (img/s) at the largest batch is below this.")] = None,
+    quality: Annotated[bool, typer.Option(help="Judge each format's digits: classifier-FID and MNIST score.")] = True,
+    count: Annotated[int, typer.Option(help="Digits judged per format for --quality.")] = 2000,
+    spin: Annotated[bool, typer.Option(help="Let onnxruntime's idle worker threads spin-wait (--no-spin often wins on a busy machine).")] = True,
+) -> None:
+    """Benchmark every exported format: size, load time, latency, throughput, memory, parity, quality.
+
+    Each format runs in its own process, so peak RSS is per format. Exit codes:
+    0 all measured; 2 bad input; 3 a throughput below --floor (or, with --floor,
+    a format that failed to run).
+
+    Example: gantool bench --model runs/dcgan/exports --batch 1,64 --threads 2 --json bench.json --floor 500
+    """
+    import json
+
+    from gantool.runtime.bench import EXIT_BELOW_FLOOR, BenchOptions, format_table, parse_batches, run_bench
+    from gantool.runtime.files import check_output_path, write_bytes_atomic
+
+    if json_out is not None:
+        check_output_path(json_out)
+    options = BenchOptions(batches=parse_batches(batch), threads=threads, repeats=repeats,
+                           quality_count=count if quality else 0, floor=floor, spin_wait=spin)
+    result = run_bench(model, options, formats, log=lambda line: typer.echo(line, err=True))
+    typer.echo(format_table(result))
+    if json_out is not None:
+        write_bytes_atomic(json_out, (json.dumps(result.to_dict(), indent=2) + "\n").encode())
+        typer.echo(f"Wrote {json_out}")
+    low = result.below_floor()
+    if low:
+        typer.echo(f"error: below --floor {floor:g} img/s at batch {options.batches[-1]}: {', '.join(low)}", err=True)
+        raise typer.Exit(EXIT_BELOW_FLOOR)
 
 
 def run() -> None:

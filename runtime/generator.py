@@ -42,10 +42,14 @@ class Generator:
         self.path = path
 
     @classmethod
-    def load(cls, path: str | Path | None = None, threads: int | None = None) -> Generator:
-        """Open ``path`` (``.onnx`` or ``.tflite``), or the bundled model when ``path`` is None."""
+    def load(cls, path: str | Path | None = None, threads: int | None = None, spin_wait: bool = True) -> Generator:
+        """Open ``path`` (``.onnx`` or ``.tflite``), or the bundled model when ``path`` is None.
+
+        ``spin_wait=False`` suits a single call (``gantool sample``) or a busy
+        machine; see :func:`gantool.runtime.backends.onnx_backend.session_options`.
+        """
         model = Path(path) if path is not None else default_model_path()
-        return cls(open_backend(model, threads), model)
+        return cls(open_backend(model, threads, spin_wait), model)
 
     @property
     def contract(self) -> ModelContract:

@@ -1,6 +1,6 @@
 """Inference backends, picked from the model file's suffix.
 
-Each backend is one module exposing ``open_model(path, threads) -> Backend``.
+Each backend is one module exposing ``open_model(path, threads, spin_wait) -> Backend``.
 Adding one (another onnxruntime execution provider, say) is one new module and
 one line in :data:`BACKENDS`.
 """
@@ -20,8 +20,8 @@ BACKENDS: dict[str, str] = {
 }
 
 
-def open_backend(path: str | Path, threads: int | None = None) -> Backend:
-    """Open ``path`` with the backend its suffix names.
+def check_model_file(path: str | Path) -> str:
+    """Check that ``path`` is a non-empty file of a known suffix; return its backend module's name.
 
     Raises:
         ModelFileError: the file is missing, a folder, empty, or of an unknown kind.
@@ -37,5 +37,14 @@ def open_backend(path: str | Path, threads: int | None = None) -> Backend:
         raise ModelFileError(f"{model} is not a runnable model (suffix {model.suffix or 'none'!r}); supported: {supported}")
     if model.stat().st_size == 0:
         raise ModelFileError(f"model file {model} is empty; export it again with gantool export")
-    module = importlib.import_module(f"gantool.runtime.backends.{module_name}")
-    return module.open_model(model, threads)
+    return module_name
+
+
+def open_backend(path: str | Path, threads: int | None = None, spin_wait: bool = True) -> Backend:
+    """Open ``path`` with the backend its suffix names (``spin_wait``: see onnx_backend.session_options).
+
+    Raises:
+        ModelFileError: the file is missing, a folder, empty, or of an unknown kind.
+    """
+    module = importlib.import_module(f"gantool.runtime.backends.{check_model_file(path)}")
+    return module.open_model(Path(path), threads, spin_wait)

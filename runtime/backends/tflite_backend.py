@@ -128,5 +128,6 @@ class TFLiteBackend:
         return images
 
 
-def open_model(path: Path, threads: int | None = None) -> TFLiteBackend:
+def open_model(path: Path, threads: int | None = None, spin_wait: bool = True) -> TFLiteBackend:
+    # LiteRT's Python API has no spin setting; the argument keeps one signature for every backend.
     return TFLiteBackend(path, threads)

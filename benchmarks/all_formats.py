@@ -1,0 +1,103 @@
+"""TensorFlow vs every registry format (ONNX plain/optimized/int8, TFLite fp32/fp16/int8/dynamic), side by side.
+
+The registry (:data:`gantool.export.registry.REGISTRY`) names the formats;
+each is exported and validated by its own converter, then run through the
+runtime (:class:`gantool.runtime.Generator`), as ``gantool sample`` does. All
+candidates are timed in one process, interleaved round by round (the timing
+loop of ``tf_vs_onnx.py``), so load on the machine hits them alike; the script
+prints ratios of medians. Not a test: it only measures.
+
+    python benchmarks/all_formats.py                          # randomly initialised generator
+    python benchmarks/all_formats.py /work/runs/s0            # a run folder or a .keras file
+    python benchmarks/all_formats.py --formats onnx/none,tflite/int8 --rounds 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+# tf_vs_onnx.py sits beside this file: same thread pinning, generator loading and timing loop.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tf_vs_onnx import load_generator, measure, set_tf_threads  # noqa: E402
+
+REFERENCE = "onnx/none"
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", nargs="?", help="gantool run folder or .keras file (default: random generator)")
+    parser.add_argument("--formats", default="all", help="all, or registry pairs such as onnx/none,tflite/int8")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="intra-op threads for every engine")
+    parser.add_argument("--rounds", type=int, default=11, help="interleaved rounds; medians are taken over rounds")
+    parser.add_argument("--latency-calls", type=int, default=40, help="batch-1 calls per candidate per round")
+    parser.add_argument("--throughput-calls", type=int, default=4, help="batch-64 calls per candidate per round")
+    return parser.parse_args()
+
+
+def candidates(keras_model, contract, entries, threads: int, folder: Path) -> dict:
+    """name -> callable(z): tf.function, the plain ONNX graph, and every registry entry through the runtime."""
+    import onnx
+    import tensorflow as tf
+
+    from gantool.export.all_formats import ExportStatus, export_all
+    from gantool.export.keras_to_onnx import to_onnx_proto
+    from gantool.export.registry import ExportOptions
+    from gantool.runtime import Generator
+
+    signature = [tf.TensorSpec((None, contract.latent_dim), tf.float32)]
+    tf_generate = tf.function(lambda z: keras_model(z, training=False), input_signature=signature)
+    runners = {"tf.function": lambda z: tf_generate(z).numpy()}
+    plain = folder / "plain.onnx"
+    onnx.save(to_onnx_proto(keras_model, contract, optimize=False), plain)
+    runners["onnx plain graph"] = Generator.load(plain, threads).generate
+    for outcome in export_all(keras_model, contract, folder, ExportOptions(), entries, log=print):
+        if outcome.status is not ExportStatus.passed:
+            print(f"skipping {outcome.entry.key}: {outcome.status.value}: {outcome.message}")
+            continue
+        runners[outcome.entry.key] = Generator.load(outcome.path, threads).generate
+        if outcome.entry.key == REFERENCE:
+            runners[f"{REFERENCE} no-spin"] = Generator.load(outcome.path, threads, spin_wait=False).generate
+    return runners
+
+
+def print_results(results: dict, errors: dict, header: str) -> None:
+    print(header)
+    print(f"{'engine':<22}{'batch-1 p50 ms':>16}{'batch-64 img/s':>16}{'CPU ms/batch-64':>17}{'max |Δ| vs Keras':>18}")
+    for name, figures in results.items():
+        print(f"{name:<22}{figures['p50_ms']:>16.3f}{figures['img_s']:>16.0f}{figures['cpu_ms']:>17.1f}{errors[name]:>18.2e}")
+    print(f"\n{'ratios':<22}{'b1 vs TF':>10}{'b64 vs TF':>11}{'b64 vs ' + REFERENCE:>18}{'img/CPU-s vs TF':>17}")
+    tf_figures, reference = results["tf.function"], results.get(REFERENCE)
+    for name, figures in results.items():
+        vs_reference = f"{figures['img_s'] / reference['img_s']:.2f}x" if reference else "-"
+        print(f"{name:<22}{tf_figures['p50_ms'] / figures['p50_ms']:>9.2f}x{figures['img_s'] / tf_figures['img_s']:>10.2f}x"
+              f"{vs_reference:>18}{tf_figures['cpu_ms'] / figures['cpu_ms']:>16.2f}x")
+
+
+def main() -> None:
+    args = parse_args()
+    set_tf_threads(args.threads)
+    from gantool.runtime.bench import parse_formats
+
+    entries = parse_formats(args.formats)
+    keras_model, contract = load_generator(args.model)
+    with tempfile.TemporaryDirectory() as folder:
+        runners = candidates(keras_model, contract, entries, args.threads, Path(folder))
+        z = np.random.default_rng(7).standard_normal((64, contract.latent_dim), dtype=np.float32)
+        reference = np.asarray(keras_model(z, training=False))
+        errors = {name: float(np.abs(run(z) - reference).max()) for name, run in runners.items()}
+        results = measure(runners, contract.latent_dim, args)
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print_results(results, errors, f"\nmodel: {args.model or 'random generator'}; threads: {args.threads} "
+                  f"(cpu_count {os.cpu_count()}); rounds: {args.rounds}; load average at the end: {load}")
+
+
+if __name__ == "__main__":
+    main()

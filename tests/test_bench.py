@@ -1,0 +1,161 @@
+"""gantool bench: the table, the JSON, the --floor exit code and one-line errors, on the tiny model."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from typer.testing import CliRunner
+
+from gantool.cli import app
+from gantool.export.registry import REGISTRY, entries_for, lookup
+from gantool.runtime.bench import EXIT_BELOW_FLOOR, parse_formats
+
+from .conftest import TINY_ONNX
+
+runner = CliRunner()
+# Few timed calls and a small quality sample keep each run around a second.
+FAST = ["--repeats", "5", "--count", "40"]
+COLUMNS = ("format", "advice", "status", "size MB", "load ms", "b1 p50 ms", "b1 p95 ms", "b64 img/s",
+           "peak RSS MB", "max |Δ|", "FID", "MNIST score")
+
+
+def invoke(*args):
+    return runner.invoke(app, ["bench", *[str(a) for a in args]])
+
+
+@pytest.fixture
+def export_folder(tmp_path):
+    """A folder laid out like `gantool export --format all` output: the tiny model under two registry names."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    for key in ("onnx/none", "onnx/int8"):
+        shutil.copy(TINY_ONNX, folder / lookup(*key.split("/")).file_name)
+    return folder
+
+
+def test_bench_file_prints_table_and_writes_json(tmp_path):
+    out = tmp_path / "bench.json"
+    result = invoke("--model", TINY_ONNX, "--threads", 1, "--json", out, *FAST)
+    assert result.exit_code == 0, result.output
+    assert "threads 1" in result.output
+    header = next(line for line in result.output.splitlines() if line.startswith("format"))
+    for column in COLUMNS:
+        assert column in header
+    report = json.loads(out.read_text())
+    assert report["threads"] == 1 and report["batches"] == [1, 64] and report["below_floor"] == []
+    (row,) = report["formats"]
+    assert row["key"] == "onnx/none" and row["status"] == "ok" and row["engine"] == "onnxruntime"
+    assert row["size_bytes"] == TINY_ONNX.stat().st_size
+    assert row["load_ms"] > 0 and row["peak_rss_mb"] > row["base_rss_mb"] > 0
+    for batch in ("1", "64"):
+        timing = row["timings"][batch]
+        assert timing["calls"] == 5 and 0 < timing["p50_ms"] <= timing["p95_ms"] and timing["img_s"] > 0
+    assert row["quality"]["count"] == 40 and row["quality"]["fid"] > 0 and 1 <= row["quality"]["mnist_score"] <= 10
+
+
+def test_bench_folder_measures_each_entry_with_parity(export_folder, tmp_path):
+    out = tmp_path / "bench.json"
+    result = invoke("--model", export_folder, "--no-quality", "--repeats", 3, "--batch", "2,16,8", "--no-spin",
+                    "--json", out)
+    assert result.exit_code == 0, result.output
+    for column in ("b2 p50 ms", "b8 img/s", "b16 img/s"):
+        assert column in result.output
+    report = json.loads(out.read_text())
+    assert report["spin_wait"] is False and "without spin-waiting" in result.output
+    assert [row["key"] for row in report["formats"]] == ["onnx/none", "onnx/int8"]
+    assert all(row["quality"] is None for row in report["formats"])
+    # Both files are the same model, so each matches the fp32 reference exactly.
+    assert [row["parity"]["max_abs"] for row in report["formats"]] == [0.0, 0.0]
+    assert report["formats"][0]["parity"]["reference"] == "onnx/none"
+
+
+def test_bench_floor_exits_3(export_folder):
+    result = invoke("--model", export_folder, "--formats", "onnx/int8", "--floor", "1e12", "--no-quality",
+                    "--repeats", 2)
+    assert result.exit_code == EXIT_BELOW_FLOOR
+    assert "onnx/int8" in result.output and "below --floor" in result.output
+    assert [line.split()[0] for line in result.output.splitlines() if line.startswith("onnx/")] == ["onnx/int8"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "missing.onnx"], "does not exist"),
+        (["--model", TINY_ONNX, "--batch", "0"], "--batch sizes must be positive"),
+        (["--model", TINY_ONNX, "--batch", "one"], "--batch must be comma-separated"),
+        (["--model", TINY_ONNX, "--formats", "onnx/fp16"], "not a registry pair"),
+        (["--model", TINY_ONNX, "--formats", "coreml"], "not a registry pair"),
+        (["--model", TINY_ONNX, "--formats", "onnx"], "--formats picks files in a folder"),
+        (["--model", TINY_ONNX, "--count", "5"], "--count must be at least 20"),
+        (["--model", TINY_ONNX, "--threads", "0"], "--threads must be a positive"),
+        (["--model", TINY_ONNX, "--floor", "-1"], "--floor must be a positive"),
+    ],
+)
+def test_bench_bad_input_is_one_line_exit_2(args, message):
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_bench_folder_errors(export_folder, tmp_path):
+    result = invoke("--model", tmp_path / "empty_dir_missing")
+    assert result.exit_code == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = invoke("--model", empty)
+    assert result.exit_code == 2 and "no exported generator" in result.output
+    result = invoke("--model", export_folder, "--formats", "tflite/int8")
+    assert result.exit_code == 2 and "has no tflite/int8 export" in result.output
+
+
+def test_bench_unloadable_file_is_one_line(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"garbage")
+    result = invoke("--model", bad, "--no-quality")
+    assert result.exit_code == 2 and "not a loadable ONNX model" in result.output and "Traceback" not in result.output
+
+
+def test_parse_formats_reads_the_registry():
+    assert parse_formats("all") == REGISTRY
+    assert parse_formats("tflite") == entries_for("tflite")
+    assert [e.key for e in parse_formats("tflite/int8, onnx/none,onnx")] == ["onnx/none", "onnx/int8", "tflite/int8"]
+
+
+def test_bench_never_imports_tensorflow(tmp_path):
+    """Parent and worker processes both run with TensorFlow, Keras and tf2onnx made unimportable."""
+    attempts = tmp_path / "attempts.txt"
+    (tmp_path / "sitecustomize.py").write_text(textwrap.dedent(
+        f"""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("tensorflow", "keras", "tf2onnx"):
+                    with open({str(attempts)!r}, "a") as log:
+                        log.write(name + "\\n")
+                    raise ImportError("blocked: " + name)
+        sys.meta_path.insert(0, Block())
+        """
+    ))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([sys.executable, "-m", "gantool", "bench", "--model", str(TINY_ONNX), *FAST],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "onnx/none" in result.stdout
+    assert not attempts.exists(), attempts.read_text()
+
+
+@pytest.mark.slow
+def test_bench_run_folder_exports_first(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    result = invoke("--model", run, "--formats", "onnx/none", "--no-quality", "--repeats", 2)
+    assert result.exit_code == 0, result.output
+    assert (run / "exports" / "generator_fp32.onnx").is_file() and (run / "exports" / "report.json").is_file()
+    assert "vs Keras" in result.output
