@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import functools
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -56,6 +57,10 @@ def handle_errors(command):
             raise fail(str(exc)) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
+        except BrokenPipeError:
+            # The reader went away (e.g. `gantool info | head`): stop quietly, as Unix tools do.
+            sys.stderr.close()
+            raise typer.Exit(0) from None
         except Exception as exc:
             if _state["debug"]:
                 raise
