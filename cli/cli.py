@@ -155,6 +155,7 @@ def export(
     opset: Annotated[int, typer.Option(help="ONNX opset (13-18).")] = 17,
     value_range: Annotated[str, typer.Option(help="Output range LOW,HIGH when the model has no gantool config.")] = "-1,1",
     plain: Annotated[bool, typer.Option(help="ONNX: keep tf2onnx's graph (ConvTranspose) instead of the faster rewrite.")] = False,
+    eval_count: Annotated[int, typer.Option(help="--format all: judge each file with gantool eval at this n (0: skip).")] = 2000,
 ) -> None:
     """Export a trained generator and check it against the Keras model (help text: EXPORT_HELP)."""
     from gantool.errors import GantoolError
@@ -168,7 +169,9 @@ def export(
     if format.value == "all":
         if quantize is not None:
             raise GantoolError("--format all writes every quantization mode; drop --quantize")
-        return _export_all(model, out, (low, high), options)
+        if eval_count and eval_count < 20:
+            raise GantoolError(f"--eval-count must be 0 (skip) or at least 20, got {eval_count}")
+        return _export_all(model, out, (low, high), options, eval_count)
     entry = export_registry.lookup(format.value, quantize or export_registry.Quantization.none)
     if out.suffix.lower() != entry.suffix:
         raise GantoolError(f"--out must end with {entry.suffix} for --format {entry.format.value} "
@@ -190,7 +193,7 @@ def export(
     typer.echo(f"Next: gantool sample --model {out} --out grid.png")
 
 
-def _export_all(model: Path, out: Path, value_range: tuple[float, float], options) -> None:
+def _export_all(model: Path, out: Path, value_range: tuple[float, float], options, eval_count: int) -> None:
     """``gantool export --format all``: every registry pair into one folder, a table and report.json."""
     from gantool.errors import GantoolError
     from gantool.export.all_formats import ExportStatus, export_all, format_table, prepare_folder, write_report
@@ -198,7 +201,7 @@ def _export_all(model: Path, out: Path, value_range: tuple[float, float], option
 
     folder = prepare_folder(out)
     keras_model, contract, source = load_source(model, value_range)
-    outcomes = export_all(keras_model, contract, folder, options, log=typer.echo)
+    outcomes = export_all(keras_model, contract, folder, options, log=typer.echo, eval_count=eval_count)
     report = write_report(folder, outcomes, contract, source, options)
     typer.echo(format_table(outcomes))
     typer.echo(f"Report: {report}")

@@ -314,3 +314,15 @@ def test_cli_single_tflite_export(tiny_run, tmp_path):
     result = invoke("sample", "--model", out, "--out", tmp_path / "grid.png", "--count", 10, "--cols", 5)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "grid.png").is_file()
+
+
+@pytest.mark.slow
+def test_format_all_report_carries_quality(tiny_keras, tmp_path):
+    from gantool.export.all_formats import export_all, format_table
+    from gantool.export.registry import ExportOptions
+
+    model, contract = tiny_keras
+    outcomes = export_all(model, contract, tmp_path, ExportOptions(), entries=[lookup("onnx", "none")], eval_count=40)
+    quality = outcomes[0].to_dict()["quality"]
+    assert quality["count"] == 40 and quality["fid"] > 0 and 1.0 <= quality["mnist_score"] <= 10.0
+    assert "FID" in format_table(outcomes) and f"{quality['fid']:.3f}" in format_table(outcomes)
