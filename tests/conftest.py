@@ -56,3 +56,33 @@ def tiny_onnx(tiny_run, tiny_keras, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny_onnx") / "g.onnx"
     export_onnx(model, contract, out)
     return out
+
+
+BLOCKED = ("tensorflow", "keras", "tf2onnx")
+
+
+def run_gantool_without_tensorflow(tmp_path: Path, *args: str):
+    """Run ``python -m gantool ARGS`` (and any subprocess it starts) with TensorFlow, Keras and
+    tf2onnx unimportable; fail if anything even tried to import them. Returns the CompletedProcess."""
+    import subprocess
+    import sys
+    import textwrap
+
+    attempts = tmp_path / "import_attempts.txt"
+    (tmp_path / "sitecustomize.py").write_text(textwrap.dedent(
+        f"""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in {BLOCKED!r}:
+                    with open({str(attempts)!r}, "a") as log:
+                        log.write(name + "\\n")
+                    raise ImportError("blocked: " + name)
+        sys.meta_path.insert(0, Block())
+        """
+    ))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([sys.executable, "-m", "gantool", *map(str, args)],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert not attempts.exists(), f"tried to import: {attempts.read_text()}"
+    return result

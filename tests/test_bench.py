@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-import textwrap
 
 import pytest
 from typer.testing import CliRunner
@@ -16,7 +12,7 @@ from gantool.cli import app
 from gantool.export.registry import REGISTRY, entries_for, lookup
 from gantool.runtime.bench import EXIT_BELOW_FLOOR, parse_formats
 
-from .conftest import TINY_ONNX
+from .conftest import TINY_ONNX, run_gantool_without_tensorflow
 
 runner = CliRunner()
 # Few timed calls and a small quality sample keep each run around a second.
@@ -130,25 +126,9 @@ def test_parse_formats_reads_the_registry():
 
 def test_bench_never_imports_tensorflow(tmp_path):
     """Parent and worker processes both run with TensorFlow, Keras and tf2onnx made unimportable."""
-    attempts = tmp_path / "attempts.txt"
-    (tmp_path / "sitecustomize.py").write_text(textwrap.dedent(
-        f"""
-        import sys
-        class Block:
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in ("tensorflow", "keras", "tf2onnx"):
-                    with open({str(attempts)!r}, "a") as log:
-                        log.write(name + "\\n")
-                    raise ImportError("blocked: " + name)
-        sys.meta_path.insert(0, Block())
-        """
-    ))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
-    result = subprocess.run([sys.executable, "-m", "gantool", "bench", "--model", str(TINY_ONNX), *FAST],
-                            capture_output=True, text=True, env=env, timeout=120)
+    result = run_gantool_without_tensorflow(tmp_path, "bench", "--model", TINY_ONNX, *FAST)
     assert result.returncode == 0, result.stderr
     assert "onnx/none" in result.stdout
-    assert not attempts.exists(), attempts.read_text()
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gantool.errors import CheckpointError, GantoolError
+from gantool.errors import GantoolError
 from gantool.runtime.contract import ModelContract, latents
 from gantool.runtime.files import write_bytes_atomic
 from gantool.runtime.images import make_grid, save_gif, save_png
