@@ -213,12 +213,12 @@ def _export_all(model: Path, out: Path, value_range: tuple[float, float], option
 @app.command()
 @handle_errors
 def sample(
-    out: Annotated[Path, typer.Option(help="PNG grid to write.")],
+    out: Annotated[Optional[Path], typer.Option(help="PNG grid to write (up to 10,000 digits).")] = None,
     model: Annotated[Optional[Path], typer.Option(help="Exported .onnx or .tflite (default: the bundled model).")] = None,
     count: Annotated[int, typer.Option(help="Number of digits.")] = 64,
     seed: Annotated[int, typer.Option(help="Latent seed (see README: latent convention).")] = 0,
     cols: Annotated[int, typer.Option(help="Digits per grid row.")] = 8,
-    npy: Annotated[Optional[Path], typer.Option(help="Also write the uint8 images (count, H, W, C) as .npy.")] = None,
+    npy: Annotated[Optional[Path], typer.Option(help="Write the uint8 images (count, H, W, C) as .npy (up to 1,000,000).")] = None,
     threads: Annotated[Optional[int], typer.Option(help="Inference threads, onnxruntime or LiteRT (default: all cores).")] = None,
     scale: Annotated[int, typer.Option(help="Upscale the grid by this integer factor.")] = 1,
 ) -> None:
@@ -229,28 +229,34 @@ def sample(
     from gantool.errors import GantoolError
     from gantool.runtime.files import atomic_path, check_output_path
     from gantool.runtime.generator import Generator
-    from gantool.runtime.images import make_grid, save_png
+    from gantool.runtime.images import MAX_GRID_IMAGES, make_grid, save_png
 
+    if out is None and npy is None:
+        raise GantoolError("nothing to write: pass --out grid.png and/or --npy digits.npy")
     if count <= 0:
         raise GantoolError(f"--count must be a positive integer, got {count}")
-    if cols <= 0 or cols > count:
+    if out is not None and count > MAX_GRID_IMAGES:
+        raise GantoolError(f"a grid of {count} digits is too large to look at (limit {MAX_GRID_IMAGES}); "
+                           "write them with --npy instead, or lower --count")
+    if out is not None and (cols <= 0 or cols > count):
         raise GantoolError(f"--cols must be between 1 and --count ({count}), got {cols}")
     if scale <= 0:
         raise GantoolError(f"--scale must be a positive integer, got {scale}")
-    check_output_path(out)
-    if npy is not None:
-        check_output_path(npy)
+    for path in (out, npy):
+        if path is not None:
+            check_output_path(path)
     # One run per 256 digits: spinning worker threads would only burn CPU the PNG encoder needs.
     generator = Generator.load(model, threads=threads, spin_wait=False)
     images = generator.sample(count, seed)
-    grid = make_grid(images, cols=cols, scale=scale)
     if npy is not None:
         import numpy as np
 
         with atomic_path(npy) as tmp:
             np.save(tmp, images, allow_pickle=False)
-    save_png(out, grid)
-    typer.echo(f"Wrote {out} ({count} digits, seed {seed}, model {generator.path.name})")
+    if out is not None:
+        save_png(out, make_grid(images, cols=cols, scale=scale))
+    written = " and ".join(str(p) for p in (out, npy) if p is not None)
+    typer.echo(f"Wrote {written} ({count} digits, seed {seed}, model {generator.path.name})")
 
 
 @app.command()

@@ -12,6 +12,9 @@ import numpy as np
 from gantool.errors import GantoolError
 from gantool.runtime.files import write_bytes_atomic
 
+# A grid PNG beyond this many images is too large to look at (and to hold in memory twice).
+MAX_GRID_IMAGES = 10_000
+
 
 def make_grid(images: np.ndarray, cols: int = 8, padding: int = 2, scale: int = 1) -> np.ndarray:
     """Tile uint8 images ``(count, height, width, channels)`` into one array.

@@ -131,3 +131,17 @@ def test_export_bad_model(tmp_path):
     result = invoke("export", "--format", "onnx", "--model", png, "--out", tmp_path / "g.onnx")
     assert result.exit_code == 2 and "not a Keras model" in result.output
     assert not (tmp_path / "g.onnx").exists()
+
+
+def test_sample_npy_only_and_limits(tmp_path):
+    import numpy as np
+
+    result = invoke("sample", "--model", TINY_ONNX, "--npy", tmp_path / "d.npy", "--count", 300)
+    assert result.exit_code == 0, result.output
+    assert np.load(tmp_path / "d.npy").shape == (300, 28, 28, 1)
+    result = invoke("sample", "--model", TINY_ONNX)
+    assert result.exit_code == 2 and "nothing to write" in result.output
+    result = invoke("sample", "--model", TINY_ONNX, "--out", tmp_path / "big.png", "--count", 20000)
+    assert result.exit_code == 2 and "--npy" in result.output and not (tmp_path / "big.png").exists()
+    result = invoke("sample", "--model", TINY_ONNX, "--npy", tmp_path / "huge.npy", "--count", 10**9)
+    assert result.exit_code == 2 and "exceeds" in result.output and not (tmp_path / "huge.npy").exists()
