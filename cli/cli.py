@@ -116,6 +116,7 @@ def train(
     keep_epochs: Annotated[bool, typer.Option(help="Also keep each epoch's generator under RUN/epochs/.")] = False,
     eval_every: Annotated[int, typer.Option(help="Every N epochs log classifier-FID, MNIST score and class KL; keep the best (lowest FID) generator as RUN/best.keras. 0: off.")] = 0,
     eval_count: Annotated[int, typer.Option(help="Digits generated for each --eval-every evaluation.")] = 5000,
+    d_steps: Annotated[int, typer.Option(help="Discriminator updates per generator update.")] = 1,
     ema: Annotated[float, typer.Option(help="Save/export a moving average of the generator weights with this decay (e.g. 0.999); 0: off.")] = 0.0,
 ) -> None:
     """Train the DCGAN on MNIST.
@@ -131,7 +132,7 @@ def train(
         epochs=epochs, batch_size=batch_size, seed=seed, lr=lr, beta1=beta1, d_lr=d_lr,
         label_smoothing=label_smoothing, initializer=init, mixed_precision=mixed_precision,
         steps_per_epoch=steps_per_epoch, keep_epochs=keep_epochs, eval_every=eval_every, eval_count=eval_count,
-        ema_decay=ema,
+        ema_decay=ema, d_steps=d_steps,
     )
     from gantool.train.trainer import train as run_training
 

@@ -40,6 +40,7 @@ class TrainConfig:
         eval_count: digits generated for each of those evaluations.
         ema_decay: keep an exponential moving average of the generator's weights with this
             decay (e.g. 0.999) and save/export it instead of the last step's weights; 0: off.
+        d_steps: discriminator updates per generator update.
     """
 
     epochs: int = 20
@@ -58,10 +59,12 @@ class TrainConfig:
     eval_every: int = 0
     eval_count: int = 5000
     ema_decay: float = 0.0
+    d_steps: int = 1
     arch: str = "dcgan"
 
     def __post_init__(self) -> None:
-        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "latent_dim": self.latent_dim}
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "latent_dim": self.latent_dim,
+                    "d_steps": self.d_steps}
         for name, value in positive.items():
             if not isinstance(value, int) or value <= 0:
                 raise GantoolError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")

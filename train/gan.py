@@ -15,8 +15,9 @@ class GAN(keras.Model):
     """Generator + discriminator trained adversarially with BCE on logits."""
 
     def __init__(self, generator, discriminator, latent_dim: int, seed: int, label_smoothing: float = 0.0,
-                 ema_decay: float = 0.0):
+                 ema_decay: float = 0.0, d_steps: int = 1):
         super().__init__()
+        self.d_steps = d_steps
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = latent_dim
@@ -48,14 +49,17 @@ class GAN(keras.Model):
         batch = tf.shape(real_images)[0]
         real_target = tf.fill((batch, 1), 1.0 - self.label_smoothing)
 
-        with tf.GradientTape() as tape:
-            fake_images = self.generator(self._noise(batch), training=True)
-            real_logits = tf.cast(self.discriminator(real_images, training=True), tf.float32)
-            fake_logits = tf.cast(self.discriminator(fake_images, training=True), tf.float32)
-            d_loss = self.bce(real_target, real_logits) + self.bce(tf.zeros_like(fake_logits), fake_logits)
-            scaled = self.d_optimizer.scale_loss(d_loss)
-        grads = tape.gradient(scaled, self.discriminator.trainable_variables)
-        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
+        # d_steps > 1 gives the discriminator several updates (fresh fakes, same real batch) per
+        # generator update: a stronger critic when D(x) and D(G(z)) sit near 0.5.
+        for _ in range(self.d_steps):
+            with tf.GradientTape() as tape:
+                fake_images = self.generator(self._noise(batch), training=True)
+                real_logits = tf.cast(self.discriminator(real_images, training=True), tf.float32)
+                fake_logits = tf.cast(self.discriminator(fake_images, training=True), tf.float32)
+                d_loss = self.bce(real_target, real_logits) + self.bce(tf.zeros_like(fake_logits), fake_logits)
+                scaled = self.d_optimizer.scale_loss(d_loss)
+            grads = tape.gradient(scaled, self.discriminator.trainable_variables)
+            self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
 
         with tf.GradientTape() as tape:
             fooled_logits = tf.cast(

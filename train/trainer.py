@@ -97,7 +97,8 @@ def build_gan(config: TrainConfig, on_gpu: bool):
     keras.utils.set_random_seed(config.seed)
     generator = build_generator(config.latent_dim, config.initializer, output_dtype="float32")
     discriminator = build_discriminator(initializer=config.initializer, output_dtype="float32")
-    gan = GAN(generator, discriminator, config.latent_dim, config.seed, config.label_smoothing, config.ema_decay)
+    gan = GAN(generator, discriminator, config.latent_dim, config.seed, config.label_smoothing, config.ema_decay,
+              config.d_steps)
 
     def adam(lr):
         opt = keras.optimizers.Adam(learning_rate=lr, beta_1=config.beta1)
