@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# The recipe of the bundled default generator (see README, "The bundled model").
-# Usage: scripts/train_default.sh MNIST_NPZ RUN_DIR [SEED]
-# Tutorial architecture; what differs from the tutorial's training: batch 64 (4x the updates per
-# epoch), Adam(2e-4, beta_1 0.5) for both networks, one-sided label smoothing 0.1, N(0, 0.02)
-# kernel init, alternating D/G updates with fresh noise for G, and each epoch's generator kept
-# so scripts/bundle_model.py can pick the best one by classifier-FID.
+# The recipe of the bundled default generator (README: "The bundled model").
+# Usage: scripts/train_default.sh MNIST_NPZ RUN_DIR [SEED] [EPOCHS]
+# Tutorial architecture. What differs from the tutorial's training, and why (measured with
+# gantool eval per epoch, see the closing notes):
+# - batch 64: 4x the updates per epoch of batch 256 at about the same images/s on this CPU;
+# - Adam beta_1 0.5, generator lr 2e-4, discriminator lr 4e-4 (two time-scale): with equal rates
+#   D(x) and D(G(z)) sat at ~0.48/0.42 and digits stayed malformed;
+# - N(0, 0.02) kernel init (DCGAN paper);
+# - alternating updates, D first, then G on fresh noise (keras-io pattern);
+# - --ema 0.999: the exported generator is a moving average of the weights, with BatchNorm
+#   statistics recalibrated (FID 56.9 -> 21.3 at epoch 2 from the recalibration alone);
+# - --eval-every 1 keeps the lowest-FID epoch as best.keras; --keep-epochs keeps every epoch.
+# Then: python scripts/bundle_model.py RUN_DIR/best.keras --run RUN_DIR && python scripts/make_goldens.py
 set -euo pipefail
-data=${1:?MNIST npz}; out=${2:?run folder}; seed=${3:-0}
-exec gantool train --data "$data" --out "$out" --seed "$seed" \
-  --epochs 20 --batch-size 64 --lr 2e-4 --beta1 0.5 --label-smoothing 0.1 --init normal --keep-epochs
+data=${1:?MNIST npz}; out=${2:?run folder}; seed=${3:-0}; epochs=${4:-40}
+exec gantool train --data "$data" --out "$out" --seed "$seed" --epochs "$epochs" \
+  --batch-size 64 --lr 2e-4 --d-lr 4e-4 --beta1 0.5 --init normal \
+  --ema 0.999 --eval-every 1 --eval-count 2000 --keep-epochs
