@@ -1,0 +1,85 @@
+"""Golden outputs of the bundled model (made only by scripts/make_goldens.py; see tests/golden/manifest.json).
+
+A drift fails loudly with a diff summary: max |Δ|, where, and the mean.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gantool.runtime import Generator, latents
+from gantool.runtime.generator import default_model_path
+from gantool.runtime.images import make_grid, png_bytes
+
+GOLDEN = Path(__file__).parent / "golden"
+MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
+FP32_BOUND = 1e-5
+
+
+def assert_close(actual: np.ndarray, expected: np.ndarray, bound: float, what: str) -> None:
+    diff = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
+    worst = np.unravel_index(int(diff.argmax()), diff.shape)
+    assert diff.max() <= bound, (
+        f"{what} drifted from the goldens: max |Δ| {diff.max():.3g} at index {tuple(int(i) for i in worst)} "
+        f"(got {actual[worst]:.6f}, expected {expected[worst]:.6f}); mean |Δ| {diff.mean():.3g}; bound {bound:g}. "
+        "If the change is intended, rerun scripts/make_goldens.py and commit the result."
+    )
+
+
+def test_goldens_belong_to_the_bundled_model():
+    digest = hashlib.sha256(default_model_path().read_bytes()).hexdigest()
+    assert digest == MANIFEST["model_sha256"], "the bundled model changed; rerun scripts/make_goldens.py"
+
+
+def test_latents_follow_the_convention():
+    z = np.load(GOLDEN / "latents.npy", allow_pickle=False)
+    np.testing.assert_array_equal(z, latents(MANIFEST["count"], z.shape[1], MANIFEST["seed"]))
+
+
+def test_runtime_reproduces_keras_goldens():
+    z = np.load(GOLDEN / "latents.npy", allow_pickle=False)
+    expected = np.load(GOLDEN / "expected.npy", allow_pickle=False)
+    assert_close(Generator.load().generate(z), expected, FP32_BOUND, "bundled ONNX (onnxruntime fp32)")
+
+
+def test_png_grid_is_byte_identical():
+    images = Generator.load().sample(MANIFEST["count"], MANIFEST["seed"])
+    assert png_bytes(make_grid(images, cols=MANIFEST["cols"])) == (GOLDEN / "expected_grid.png").read_bytes()
+
+
+def test_a_perturbation_of_1e4_is_caught():
+    expected = np.load(GOLDEN / "expected.npy", allow_pickle=False)
+    perturbed = expected.copy()
+    perturbed[3, 10, 12, 0] += 1e-4
+    with pytest.raises(AssertionError, match=r"max \|Δ\| 0.0001 at index \(3, 10, 12, 0\)"):
+        assert_close(perturbed, expected, FP32_BOUND, "perturbed")
+
+
+@pytest.mark.slow
+def test_keras_source_matches_goldens():
+    keras = pytest.importorskip("keras")
+    model = keras.saving.load_model(GOLDEN / "generator.keras", safe_mode=True, compile=False)
+    assert hashlib.sha256((GOLDEN / "generator.keras").read_bytes()).hexdigest() == MANIFEST["keras_sha256"]
+    z = np.load(GOLDEN / "latents.npy", allow_pickle=False)
+    expected = np.load(GOLDEN / "expected.npy", allow_pickle=False)
+    assert_close(np.asarray(model(z, training=False)), expected, FP32_BOUND, "Keras source")
+
+
+def test_bundled_int8_within_its_registry_bound():
+    from gantool.export.registry import lookup
+
+    int8_path = default_model_path().with_name("default_int8.onnx")
+    assert int8_path.exists() == (MANIFEST["int8_model"] is not None)
+    if MANIFEST["int8_model"] is None:
+        return
+    tolerance = lookup("onnx", "int8").tolerance
+    z = np.load(GOLDEN / "latents.npy", allow_pickle=False)
+    expected = np.load(GOLDEN / "expected.npy", allow_pickle=False)
+    got = Generator.load(int8_path).generate(z)
+    assert_close(got, expected, tolerance.max_abs, "bundled ONNX int8")
+    assert np.abs(got - expected).mean() <= tolerance.mean_abs
