@@ -9,7 +9,9 @@ contract in ``metadata_props``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from gantool.errors import ExportValidationError, GantoolError
 from gantool.export.validate import Parity, check_parity
@@ -17,6 +19,7 @@ from gantool.runtime.contract import METADATA_KEY, ModelContract
 from gantool.runtime.files import atomic_path
 
 MAX_OPSET = 18
+T = TypeVar("T")
 FP32_MAX_ABS = 1e-5
 
 
@@ -104,14 +107,13 @@ def onnx_runner(path: Path):
     return OnnxBackend(path).run
 
 
-def save_validated(proto, keras_model, contract: ModelContract, out: Path,
-                   max_abs: float = FP32_MAX_ABS, mean_abs: float | None = None) -> Parity:
-    """Write ``proto`` atomically, run the ONNX checker and check parity through the runtime.
+def write_checked(proto, out: Path, check: Callable[[Path], T], what: str = "export") -> T:
+    """Save ``proto`` beside ``out``, run the full ONNX checker and ``check(tmp_path)``; rename on success.
 
-    The file appears at ``out`` only if every check passed.
+    The file appears at ``out`` only if every check passed; ``check`` raises to refuse it.
 
     Raises:
-        ExportValidationError: the checker rejected the graph or parity failed.
+        ExportValidationError: the checker rejected the graph (or ``check`` did).
     """
     import onnx
 
@@ -120,10 +122,20 @@ def save_validated(proto, keras_model, contract: ModelContract, out: Path,
         try:
             onnx.checker.check_model(str(tmp), full_check=True)
         except onnx.checker.ValidationError as exc:
-            raise ExportValidationError(f"onnx checker rejected the export: {str(exc).splitlines()[0]}") from None
-        parity = check_parity(keras_model, onnx_runner(tmp), contract.latent_dim, contract.value_range,
-                              max_abs, mean_abs)
-    return parity
+            raise ExportValidationError(f"onnx checker rejected the {what}: {str(exc).splitlines()[0]}") from None
+        result = check(tmp)
+    return result
+
+
+def save_validated(proto, keras_model, contract: ModelContract, out: Path,
+                   max_abs: float = FP32_MAX_ABS, mean_abs: float | None = None) -> Parity:
+    """Write ``proto`` atomically after the ONNX checker and a parity check through the runtime pass.
+
+    Raises:
+        ExportValidationError: the checker rejected the graph or parity failed.
+    """
+    return write_checked(proto, out, lambda tmp: check_parity(
+        keras_model, onnx_runner(tmp), contract.latent_dim, contract.value_range, max_abs, mean_abs))
 
 
 def export_onnx(keras_model, contract: ModelContract, out: Path, opset: int = 17, optimize: bool = True) -> Parity:

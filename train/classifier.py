@@ -33,7 +33,6 @@ import numpy as np
 from gantool import __version__
 from gantool.errors import ExportValidationError, GantoolError
 from gantool.runtime.classifier import INPUT_CONVENTION, INPUT_NAME, META_PREFIX, OUTPUT_NAMES, to_classifier_input
-from gantool.runtime.files import atomic_path
 
 ONNX_OPSET = 17
 PARITY_IMAGES = 256
@@ -229,26 +228,23 @@ def export_classifier(trained: TrainedClassifier, out: Path, metadata: dict[str,
     Raises:
         ExportValidationError: the checker rejected the graph or the outputs differ by more than 1e-3.
     """
-    import onnx
-
+    from gantool.export.keras_to_onnx import write_checked
     from gantool.runtime.classifier import Classifier
 
     proto = to_onnx_proto(trained.model, metadata)
     inputs = to_classifier_input(x_check[:PARITY_IMAGES])
     expected = trained.model(inputs, training=False)
-    with atomic_path(out) as tmp:
-        onnx.save(proto, tmp)
-        try:
-            onnx.checker.check_model(str(tmp), full_check=True)
-        except onnx.checker.ValidationError as exc:
-            raise ExportValidationError(f"onnx checker rejected the classifier: {str(exc).splitlines()[0]}") from None
+
+    def parity(tmp: Path) -> float:
         logits, features = Classifier.load(tmp).run(inputs)
         max_abs = max(float(np.max(np.abs(logits - np.asarray(expected["logits"])))),
                       float(np.max(np.abs(features - np.asarray(expected["features"])))))
         if max_abs > PARITY_MAX_ABS:
             raise ExportValidationError(f"ONNX classifier differs from Keras by {max_abs:.3g} (bound {PARITY_MAX_ABS})",
                                         max_abs_diff=max_abs)
-    return max_abs
+        return max_abs
+
+    return write_checked(proto, out, parity, what="classifier")
 
 
 def data_sha256(data: str | Path) -> str:
