@@ -100,12 +100,10 @@ def no_spin_runner(path: Path, threads: int):
 
 
 def time_calls(run, z, calls: int) -> list[float]:
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        run(z)
-        times.append(time.perf_counter() - start)
-    return times
+    """Seconds per call of ``run(z)``: the runtime benchmark's own timing loop, without warm-up."""
+    from gantool.runtime.bench_worker import time_calls as timed
+
+    return timed(run, z, warmup=0, repeats=calls)
 
 
 def measure(runners, latent_dim: int, args) -> dict[str, dict[str, float]]:
