@@ -61,7 +61,7 @@ def load_generator(model: str | None):
             gamma, beta, mean, variance = layer.get_weights()
             layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.2, beta.shape),
                                rng.normal(0, 0.2, mean.shape), rng.uniform(0.5, 1.5, variance.shape)])
-    return keras_model, ModelContract(latent_dim=100, image_shape=(28, 28, 1), arch="dcgan")
+    return keras_model, ModelContract(latent_dim=100, output_shape=(28, 28, 1), arch="dcgan")
 
 
 def candidates(keras_model, contract, threads: int, folder: Path):

@@ -17,9 +17,11 @@ from typing import Annotated, Optional
 import typer
 
 from gantool.export import registry as export_registry
+from gantool.usage import OneLineUsageGroup
 
 app = typer.Typer(
     name="gantool",
+    cls=OneLineUsageGroup,
     help="Train a DCGAN digit generator, export it to ONNX/TFLite, and sample it without TensorFlow.",
     epilog=(
         "Examples:\n\n"
@@ -77,6 +79,10 @@ def main_options(
     # TensorFlow's C++ start-up chatter hides gantool's own output; --debug keeps it.
     if not debug:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        # What TF 2.21 logs while loading ignores that variable (see gantool.quiet).
+        from gantool.quiet import quiet_tensorflow_startup
+
+        quiet_tensorflow_startup()
 
 
 # The export choices and help come from the one registry of formats (a light import).
@@ -97,49 +103,79 @@ EXPORT_HELP = (
 )
 
 
-@app.command()
+TRAIN_HELP = (
+    "Train a GAN (the DCGAN by default) with checkpoints, grids, logs and resume.\n\n"
+    "Settings not given come from the arch's tutorial recipe (defaults shown per arch below; "
+    "other options fall back to the DCGAN tutorial's: batch 256, lr 1e-4, beta_1 0.9, 20 epochs).\n\n"
+    "\b\nArchitectures (--arch):\n" + "{archs}" +
+    "\n\n\b\nExamples:\n"
+    "  gantool train --data mnist.npz --epochs 20 --out runs/dcgan\n"
+    "  gantool train --arch mlp --data mnist.npz --epochs 30 --out runs/mlp\n"
+    "  gantool train --arch cdcgan --data mnist.npz --epochs 10 --out runs/cdcgan\n"
+    "  gantool train --dataset quadratic --out runs/quadratic     # seconds on a CPU\n"
+    "  gantool train --out runs/dcgan --resume --epochs 30"
+)
+
+
+def _train_help() -> str:
+    from gantool.train.archs import ARCHS
+
+    lines = [f"  {spec.name:<10} {spec.summary}" + (f" [defaults: {', '.join(f'{k}={v}' for k, v in spec.defaults.items())}]"
+                                                   if spec.defaults else "") for spec in ARCHS.values()]
+    return TRAIN_HELP.replace("{archs}", "\n".join(lines))
+
+
+@app.command(help=_train_help())
 @handle_errors
 def train(
     out: Annotated[Path, typer.Option("--out", help="Run folder for checkpoints, grids, logs and generator.keras.")],
     data: Annotated[Optional[str], typer.Option(help="mnist.npz or a folder of MNIST IDX files (else $GANTOOL_DATA, Keras' cache, download).")] = None,
-    epochs: Annotated[int, typer.Option(help="Total epochs.")] = 20,
-    batch_size: Annotated[int, typer.Option(help="Images per step.")] = 256,
+    arch: Annotated[Optional[str], typer.Option(help="dcgan (default), mlp, cdcgan, or quadratic (see above).")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="mnist (default) or quadratic (implies --arch quadratic).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Total epochs (default 20; quadratic 40).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Samples per step (default 256; per-arch defaults above).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for init, data order, noise and dropout.")] = 0,
-    lr: Annotated[float, typer.Option(help="Adam learning rate (tutorial: 1e-4).")] = 1e-4,
-    beta1: Annotated[float, typer.Option(help="Adam beta_1 (tutorial: 0.9; DCGAN paper: 0.5).")] = 0.9,
+    lr: Annotated[Optional[float], typer.Option(help="Adam learning rate (DCGAN tutorial: 1e-4).")] = None,
+    beta1: Annotated[Optional[float], typer.Option(help="Adam beta_1 (DCGAN tutorial: 0.9; DCGAN paper: 0.5).")] = None,
     d_lr: Annotated[Optional[float], typer.Option(help="Discriminator learning rate (default: --lr).")] = None,
     label_smoothing: Annotated[float, typer.Option(help="One-sided label smoothing for real images (e.g. 0.1).")] = 0.0,
-    init: Annotated[str, typer.Option(help="Kernel init: glorot (tutorial) or normal (N(0, 0.02), DCGAN paper).")] = "glorot",
+    init: Annotated[Optional[str], typer.Option(help="Kernel init: glorot (tutorial) or normal (N(0, 0.02), DCGAN paper).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the last complete checkpoint in --out.")] = False,
     mixed_precision: Annotated[bool, typer.Option(help="mixed_float16 on GPU, mixed_bfloat16 on CPU.")] = False,
-    steps_per_epoch: Annotated[Optional[int], typer.Option(help="Cap steps per epoch (smoke tests).")] = None,
+    steps_per_epoch: Annotated[Optional[int], typer.Option(help="Cap steps per epoch (smoke tests; quadratic: steps of fresh points).")] = None,
     keep_epochs: Annotated[bool, typer.Option(help="Also keep each epoch's generator under RUN/epochs/.")] = False,
-    eval_every: Annotated[int, typer.Option(help="Every N epochs log classifier-FID, MNIST score and class KL; keep the best (lowest FID) generator as RUN/best.keras. 0: off.")] = 0,
-    eval_count: Annotated[int, typer.Option(help="Digits generated for each --eval-every evaluation.")] = 5000,
+    eval_every: Annotated[int, typer.Option(help="Every N epochs log quality figures (classifier-FID, MNIST score, class KL; for points mean |y - x^2|); keep the best generator as RUN/best.keras. 0: off.")] = 0,
+    eval_count: Annotated[int, typer.Option(help="Samples generated for each --eval-every evaluation.")] = 5000,
     d_steps: Annotated[int, typer.Option(help="Discriminator updates per generator update.")] = 1,
     ema: Annotated[float, typer.Option(help="Save/export a moving average of the generator weights with this decay (e.g. 0.999); 0: off.")] = 0.0,
+    lr_decay_start: Annotated[int, typer.Option(help="From this epoch, decay both learning rates linearly to 0 at --epochs (0: constant).")] = 0,
+    aux_weight: Annotated[float, typer.Option(help="Auxiliary digit-class task (CatGAN-style): a 10-way head on the discriminator learns the real labels, the generator is rewarded for confidently classified, class-balanced samples. The generator is unchanged. 0: off.")] = 0.0,
 ) -> None:
-    """Train the DCGAN on MNIST.
-
-    Example: gantool train --data mnist.npz --epochs 20 --out runs/dcgan
-    """
     from gantool.errors import GantoolError
+    from gantool.train.archs import resolve_arch
     from gantool.train.config import TrainConfig
 
-    if init not in ("glorot", "normal"):
+    if init not in (None, "glorot", "normal"):
         raise GantoolError(f"--init must be glorot or normal, got {init!r}")
-    config = TrainConfig(
-        epochs=epochs, batch_size=batch_size, seed=seed, lr=lr, beta1=beta1, d_lr=d_lr,
+    spec = resolve_arch(arch, dataset)
+    config = TrainConfig.for_arch(
+        spec.name, epochs=epochs, batch_size=batch_size, seed=seed, lr=lr, beta1=beta1, d_lr=d_lr,
         label_smoothing=label_smoothing, initializer=init, mixed_precision=mixed_precision,
         steps_per_epoch=steps_per_epoch, keep_epochs=keep_epochs, eval_every=eval_every, eval_count=eval_count,
-        ema_decay=ema, d_steps=d_steps,
+        ema_decay=ema, d_steps=d_steps, lr_decay_start=lr_decay_start, aux_weight=aux_weight,
     )
     from gantool.train.trainer import train as run_training
 
     try:
         run = run_training(config, out, data=data, resume=resume, log=typer.echo)
     except KeyboardInterrupt:
-        raise GantoolError(f"interrupted; completed epochs are saved, continue with: gantool train --out {out} --resume") from None
+        # Ctrl-C during a checkpoint save waits for the save (see train.checkpoint), so what is there is whole.
+        from gantool.train.trainer import RunDir
+
+        if RunDir(out).checkpoint.is_file():
+            raise fail(f"interrupted; every completed epoch is saved in {out}; to continue, run the same command "
+                       "again with --resume", 130) from None
+        raise fail("interrupted before the first epoch was saved; nothing to resume, run the same command again", 130) from None
     typer.echo(f"Saved {run.generator} and {run.gif}")
     typer.echo(f"Next: gantool export --format onnx --model {run.root} --out {run.root / 'generator.onnx'}")
 
@@ -178,6 +214,10 @@ def export(
         raise GantoolError(f"--out must end with {entry.suffix} for --format {entry.format.value} "
                            f"(the runtime picks its backend from the suffix), got {out}")
     check_output_path(out)
+    if entry.format is export_registry.ExportFormat.tflite:
+        from gantool.runtime.backends.tflite_backend import require_litert
+
+        require_litert()
     from gantool.export.all_formats import export_one
     from gantool.export.source import load_source
 
@@ -200,8 +240,8 @@ def _export_all(model: Path, out: Path, value_range: tuple[float, float], option
     from gantool.export.all_formats import ExportStatus, export_all, format_table, prepare_folder, write_report
     from gantool.export.source import load_source
 
-    folder = prepare_folder(out)
     keras_model, contract, source = load_source(model, value_range)
+    folder = prepare_folder(out)  # after the model loaded: a bad --model leaves no empty folder behind
     outcomes = export_all(keras_model, contract, folder, options, log=typer.echo, eval_count=eval_count)
     report = write_report(folder, outcomes, contract, source, options)
     typer.echo(format_table(outcomes))
@@ -214,26 +254,41 @@ def _export_all(model: Path, out: Path, value_range: tuple[float, float], option
 @app.command()
 @handle_errors
 def sample(
-    out: Annotated[Optional[Path], typer.Option(help="PNG grid to write (up to 10,000 digits).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="PNG to write: a grid of digits (up to 10,000), or a scatter plot for a points model.")] = None,
     model: Annotated[Optional[Path], typer.Option(help="Exported .onnx or .tflite (default: the bundled model).")] = None,
-    count: Annotated[int, typer.Option(help="Number of digits.")] = 64,
+    count: Annotated[Optional[int], typer.Option(help="Number of samples (default 64).")] = None,
     seed: Annotated[int, typer.Option(help="Latent seed (see README: latent convention).")] = 0,
-    cols: Annotated[int, typer.Option(help="Digits per grid row.")] = 8,
-    npy: Annotated[Optional[Path], typer.Option(help="Write the uint8 images (count, H, W, C) as .npy (up to 1,000,000).")] = None,
+    cols: Annotated[int, typer.Option(help="Digits per grid row (with --digits: samples per digit).")] = 8,
+    npy: Annotated[Optional[Path], typer.Option(help="Write the samples as .npy: uint8 images (count, H, W, C), or float32 points (count, 2); up to 1,000,000.")] = None,
+    digit: Annotated[Optional[int], typer.Option(help="Only this digit: a conditional model is asked for it; an unconditional one is filtered with the shipped classifier.")] = None,
+    digits: Annotated[Optional[str], typer.Option(help="One row per digit, e.g. 0-9 or 1,3,7 (--cols samples each).")] = None,
     threads: Annotated[Optional[int], typer.Option(help="Inference threads, onnxruntime or LiteRT (default: all cores).")] = None,
     scale: Annotated[int, typer.Option(help="Upscale the grid by this integer factor.")] = 1,
 ) -> None:
-    """Draw digits from an exported model (no TensorFlow needed).
+    """Draw digits (or points) from an exported model (no TensorFlow needed).
 
-    Example: gantool sample --model g.onnx --out grid.png --count 64 --seed 3
+    \b
+    Examples:
+      gantool sample --out grid.png                      # the bundled model
+      gantool sample --model g.onnx --out grid.png --count 64 --seed 3
+      gantool sample --model cdcgan.onnx --digit 7 --out sevens.png
+      gantool sample --model cdcgan.onnx --digits 0-9 --out table.png
+      gantool sample --model quadratic.onnx --out points.png --npy points.npy
     """
     from gantool.errors import GantoolError
     from gantool.runtime.files import atomic_path, check_output_path
     from gantool.runtime.generator import Generator
-    from gantool.runtime.images import MAX_GRID_IMAGES, make_grid, save_png
+    from gantool.runtime.images import MAX_GRID_IMAGES, make_grid, png_bytes, save_png
+    from gantool.runtime.sampling import draw, parse_digits
 
     if out is None and npy is None:
         raise GantoolError("nothing to write: pass --out grid.png and/or --npy digits.npy")
+    if digit is not None and digits is not None:
+        raise GantoolError("pass --digit or --digits, not both")
+    if digits is not None and count is not None:
+        raise GantoolError("--digits draws one row per digit; set the samples per digit with --cols, not --count")
+    digit_list = parse_digits(digits) if digits is not None else None
+    count = len(digit_list) * cols if digit_list else (64 if count is None else count)
     if count <= 0:
         raise GantoolError(f"--count must be a positive integer, got {count}")
     if out is not None and count > MAX_GRID_IMAGES:
@@ -248,16 +303,25 @@ def sample(
             check_output_path(path)
     # One run per 256 digits: spinning worker threads would only burn CPU the PNG encoder needs.
     generator = Generator.load(model, threads=threads, spin_wait=False)
-    images = generator.sample(count, seed)
+    drawn = draw(generator, count, seed, cols, digit=digit, digits=digit_list)
+    if drawn.note:
+        typer.echo(drawn.note, err=True)
     if npy is not None:
         import numpy as np
 
         with atomic_path(npy) as tmp:
-            np.save(tmp, images, allow_pickle=False)
+            np.save(tmp, drawn.samples, allow_pickle=False)
     if out is not None:
-        save_png(out, make_grid(images, cols=cols, scale=scale))
+        if generator.contract.is_image:
+            save_png(out, make_grid(drawn.samples, cols=drawn.cols, scale=scale))
+        else:
+            from gantool.runtime.files import write_bytes_atomic
+            from gantool.runtime.points import scatter_plot
+
+            write_bytes_atomic(out, png_bytes(scatter_plot(drawn.samples, title=f"{count} points, seed {seed}")))
     written = " and ".join(str(p) for p in (out, npy) if p is not None)
-    typer.echo(f"Wrote {written} ({count} digits, seed {seed}, model {generator.path.name})")
+    what = "digits" if generator.contract.is_image else "points"
+    typer.echo(f"Wrote {written} ({count} {what}, seed {seed}, model {generator.path.name})")
 
 
 @app.command()
@@ -283,10 +347,14 @@ def info(
     lines = [
         ("model", f"{generator.path} ({generator.path.stat().st_size / 1e6:.2f} MB, {generator.backend.name})"),
         ("arch", contract.arch),
-        ("input", f"{contract.input_name}: (batch, {contract.latent_dim}) float32"),
-        ("output", f"{contract.output_name}: (batch, {', '.join(map(str, contract.image_shape))}) in [{low:g}, {high:g}]"),
+        ("input", f"{contract.input_name}: (batch, {contract.latent_dim}) float32"
+                  + (f"; {contract.label_name}: (batch,) int32 in 0..{contract.num_classes - 1}" if contract.conditional else "")),
+        ("output", f"{contract.output_name}: (batch, {', '.join(map(str, contract.output_shape))}) {contract.output_kind} "
+                   f"in [{low:g}, {high:g}]"),
         ("quantization", contract.quantization + (f" (calibrated on {contract.calibration_size} latents)" if contract.calibration_size else "")),
         ("latents", contract.latent_convention),
+        *([("labels", "default: numpy.arange(count) % num_classes; gantool sample --digit D / --digits 0-9")]
+          if contract.conditional else []),
         ("gantool", contract.gantool_version),
     ]
     if contract.training:
@@ -365,11 +433,15 @@ def eval_command(
 
         mnist = load_mnist(data)
         digits = RealDigits(x_train=mnist.x_train, x_test=mnist.x_test)
-    classifier = Classifier.load(threads=threads)
     if real is None:
         from gantool.runtime.generator import Generator
 
         generator = Generator.load(model, threads=threads)
+        if not generator.contract.is_image:
+            _eval_points(generator, count, seed, json_out, sheet)
+            return
+    classifier = Classifier.load(threads=threads)
+    if real is None:
         report, samples = evaluate_generator(generator, count, seed, real=digits, classifier=classifier)
     else:
         from gantool.runtime.reference import subset_indices
@@ -386,6 +458,33 @@ def eval_command(
     if sheet is not None:
         save_png(sheet, contact_sheet(samples, SHEET_PER_CLASS))
         typer.echo(f"Wrote {sheet} (row d: samples the classifier reads as digit d)")
+
+
+def _eval_points(generator, count: int, seed: int, json_out: Optional[Path], sheet: Optional[Path]) -> None:
+    """``gantool eval`` for a points model: closeness to y = x^2 and coverage of the x range."""
+    import json
+
+    from gantool.errors import GantoolError
+    from gantool.runtime.files import write_bytes_atomic
+    from gantool.runtime.images import png_bytes
+    from gantool.runtime.points import COVERAGE_BINS, X_RANGE, quadratic_quality, scatter_plot
+
+    if generator.contract.dataset != "quadratic":
+        raise GantoolError(f"gantool eval judges digits and the quadratic toy; {generator.path.name} was "
+                           f"trained on {generator.contract.dataset!r}")
+    points = generator.sample_float(count, seed)
+    quality = quadratic_quality(points)
+    typer.echo(f"{generator.path}: {count} points, seed {seed}")
+    typer.echo(f"mean |y - x^2| (0 = on the curve)      {quality.mean_abs_error:.4f}")
+    typer.echo(f"x-range coverage ({COVERAGE_BINS} bins of {X_RANGE}) {quality.coverage:.2f}")
+    typer.echo(f"points with x in range                 {quality.in_range:.3f}")
+    if json_out is not None:
+        report = {"source": str(generator.path), "seed": seed, "model": quality.to_dict()}
+        write_bytes_atomic(json_out, (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
+        typer.echo(f"Wrote {json_out}")
+    if sheet is not None:
+        write_bytes_atomic(sheet, png_bytes(scatter_plot(points, title=f"{count} points, seed {seed}")))
+        typer.echo(f"Wrote {sheet}")
 
 
 @app.command()
@@ -412,11 +511,14 @@ def bench(
     """
     import json
 
+    from gantool.errors import GantoolError
     from gantool.runtime.bench import EXIT_BELOW_FLOOR, BenchOptions, format_table, parse_batches, run_bench
     from gantool.runtime.files import check_output_path, write_bytes_atomic
 
     if json_out is not None:
         check_output_path(json_out)
+    if quality and count <= 0:
+        raise GantoolError(f"--count must be at least 20 digits to judge, got {count}; to skip judging pass --no-quality")
     options = BenchOptions(batches=parse_batches(batch), threads=threads, repeats=repeats,
                            quality_count=count if quality else 0, floor=floor, spin_wait=spin)
     result = run_bench(model, options, formats, log=lambda line: typer.echo(line, err=True))

@@ -124,7 +124,7 @@ def export_all(keras_model, contract: ModelContract, folder: Path, options: Expo
         outcome = export_entry(keras_model, contract, entry, folder / entry.file_name, options)
         if outcome.status is not ExportStatus.passed and outcome.path.is_file():
             outcome.path.unlink()
-        if outcome.status is ExportStatus.passed and eval_count and tuple(contract.image_shape) == (28, 28, 1):
+        if outcome.status is ExportStatus.passed and eval_count and contract.is_image and tuple(contract.image_shape) == (28, 28, 1):
             try:
                 outcome = dataclasses.replace(outcome, quality=judge(outcome.path, eval_count))
             except GantoolError as exc:  # the export itself passed; say why its quality is missing

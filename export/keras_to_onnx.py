@@ -37,10 +37,16 @@ def to_onnx_proto(keras_model, contract: ModelContract, opset: int = 17, optimiz
     import tf2onnx
 
     signature = [tf.TensorSpec((None, contract.latent_dim), tf.float32, name=contract.input_name)]
+    if contract.conditional:
+        signature.append(tf.TensorSpec((None,), tf.int32, name=contract.label_name))
 
-    @tf.function(input_signature=signature)
-    def generate(z):
-        return {contract.output_name: keras_model(z, training=False)}
+        @tf.function(input_signature=signature)
+        def generate(z, label):
+            return {contract.output_name: keras_model([z, label], training=False)}
+    else:
+        @tf.function(input_signature=signature)
+        def generate(z):
+            return {contract.output_name: keras_model(z, training=False)}
 
     proto, _ = tf2onnx.convert.from_function(generate, input_signature=signature, opset=opset)
     _name_io(proto, contract)
@@ -66,17 +72,19 @@ def _set_graph_kind(proto, kind: str) -> None:
 
 
 def _name_io(proto, contract: ModelContract) -> None:
-    """Give the graph exactly one input ``z`` and one output ``image`` with a ``batch`` axis."""
+    """Name the graph's inputs ``z`` (+ ``label``) and its one output ``image``, each with a ``batch`` axis."""
     graph = proto.graph
-    if len(graph.input) != 1 or len(graph.output) != 1:
-        raise GantoolError(f"expected one input and one output, got {len(graph.input)} and {len(graph.output)}")
-    renames = {graph.input[0].name: contract.input_name, graph.output[0].name: contract.output_name}
+    names = [contract.input_name] + ([contract.label_name] if contract.conditional else [])
+    if len(graph.input) != len(names) or len(graph.output) != 1:
+        raise GantoolError(f"expected {len(names)} input(s) and one output, got {len(graph.input)} and {len(graph.output)}")
+    # tf2onnx keeps the signature's order and names inputs after it (e.g. "z:0", "label:0").
+    renames = {value.name: name for value, name in zip(graph.input, names)}
+    renames[graph.output[0].name] = contract.output_name
     for node in graph.node:
         node.input[:] = [renames.get(name, name) for name in node.input]
         node.output[:] = [renames.get(name, name) for name in node.output]
-    graph.input[0].name = contract.input_name
-    graph.output[0].name = contract.output_name
-    for value in (graph.input[0], graph.output[0]):
+    for value in (*graph.input, graph.output[0]):
+        value.name = renames[value.name]
         value.type.tensor_type.shape.dim[0].dim_param = "batch"
 
 
@@ -135,7 +143,8 @@ def save_validated(proto, keras_model, contract: ModelContract, out: Path,
         ExportValidationError: the checker rejected the graph or parity failed.
     """
     return write_checked(proto, out, lambda tmp: check_parity(
-        keras_model, onnx_runner(tmp), contract.latent_dim, contract.value_range, max_abs, mean_abs))
+        keras_model, onnx_runner(tmp), contract.latent_dim, contract.value_range, max_abs, mean_abs,
+        num_classes=contract.num_classes))
 
 
 def export_onnx(keras_model, contract: ModelContract, out: Path, opset: int = 17, optimize: bool = True) -> Parity:

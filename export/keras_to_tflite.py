@@ -37,7 +37,7 @@ import numpy as np
 
 from gantool.errors import ConversionError
 from gantool.export.registry import Quantization
-from gantool.export.validate import Parity, calibration_latents, check_parity
+from gantool.export.validate import Parity, calibration_latents, check_parity, model_inputs
 from gantool.runtime.contract import METADATA_KEY, ModelContract
 from gantool.runtime.files import atomic_path
 
@@ -52,6 +52,9 @@ def static_batch_model(keras_model, contract: ModelContract, batch: int = EXPORT
     import keras
 
     z = keras.Input((contract.latent_dim,), batch_size=batch, name=contract.input_name)
+    if contract.conditional:
+        label = keras.Input((), batch_size=batch, dtype="int32", name=contract.label_name)
+        return keras.Model([z, label], keras_model([z, label], training=False), name=f"{keras_model.name}_static")
     return keras.Model(z, keras_model(z, training=False), name=f"{keras_model.name}_static")
 
 
@@ -70,8 +73,13 @@ def to_tflite_bytes(keras_model, contract: ModelContract, quantize: Quantization
     if quantize is Quantization.fp16:
         converter.target_spec.supported_types = [tf.float16]
     elif quantize is Quantization.int8:
-        z = calibration_latents(contract.latent_dim, calibration_size)
-        converter.representative_dataset = lambda: ([z[i : i + EXPORT_BATCH]] for i in range(0, len(z), EXPORT_BATCH))
+        z, labels = model_inputs(calibration_latents(contract.latent_dim, calibration_size), contract.num_classes)
+
+        def representative():
+            for i in range(0, len(z), EXPORT_BATCH):
+                yield [z[i : i + EXPORT_BATCH]] + ([] if labels is None else [labels[i : i + EXPORT_BATCH]])
+
+        converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.float32
         converter.inference_output_type = tf.float32
@@ -156,7 +164,7 @@ def export_tflite(keras_model, contract: ModelContract, out: Path, quantize: Qua
     with atomic_path(out) as tmp:
         tmp.write_bytes(model_bytes)
         parity = check_parity(keras_model, tflite_runner(tmp), contract.latent_dim, contract.value_range,
-                              max_abs, mean_abs)
+                              max_abs, mean_abs, num_classes=contract.num_classes)
     return parity
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from gantool.errors import ConversionError
 from gantool.export.keras_to_onnx import attach_contract, save_validated, to_onnx_proto
-from gantool.export.validate import Parity, calibration_latents
+from gantool.export.validate import Parity, calibration_latents, model_inputs
 from gantool.runtime.contract import ModelContract
 
 # Latents per calibration batch; MinMax calibration keeps the global extremes,
@@ -36,15 +36,20 @@ def _calibration_reader(contract: ModelContract, count: int):
     """A ``CalibrationDataReader`` over ``count`` latents of the documented convention."""
     from onnxruntime.quantization import CalibrationDataReader
 
-    z = calibration_latents(contract.latent_dim, count)
+    z, labels = model_inputs(calibration_latents(contract.latent_dim, count), contract.num_classes)
+
+    def feed(start: int) -> dict[str, np.ndarray]:
+        batch = {contract.input_name: z[start : start + CALIBRATION_BATCH]}
+        if labels is not None:
+            batch[contract.label_name] = labels[start : start + CALIBRATION_BATCH]
+        return batch
 
     class LatentReader(CalibrationDataReader):
         def __init__(self) -> None:
-            self.batches = iter(z[start : start + CALIBRATION_BATCH] for start in range(0, count, CALIBRATION_BATCH))
+            self.batches = iter(feed(start) for start in range(0, count, CALIBRATION_BATCH))
 
         def get_next(self) -> dict[str, np.ndarray] | None:
-            batch = next(self.batches, None)
-            return None if batch is None else {contract.input_name: batch}
+            return next(self.batches, None)
 
     return LatentReader()
 

@@ -9,6 +9,7 @@ comes from the model's input and output shapes and the given value range.
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 from gantool.errors import ContractError, ModelFileError
@@ -25,6 +26,10 @@ def resolve_model_path(model: str | Path) -> Path:
         raise ModelFileError(f"model {path} does not exist; pass --model RUN_DIR or RUN_DIR/generator.keras")
     if path.suffix != ".keras":
         raise ModelFileError(f"{path} is not a Keras model file (.keras); pass --model RUN_DIR/generator.keras")
+    if not zipfile.is_zipfile(path):
+        # Keras reports such a file as "File not found"; say what is wrong with it instead.
+        raise ModelFileError(f"{path} is not a readable .keras archive (empty, truncated or another kind of file); "
+                             "pass the generator.keras that gantool train wrote")
     return path
 
 
@@ -42,15 +47,10 @@ def load_source(model: str | Path, value_range: tuple[float, float] = (-1.0, 1.0
 
 
 def contract_for(keras_model, path: Path, value_range: tuple[float, float]) -> ModelContract:
-    """The contract from ``config.json`` beside ``path``, else from the model's shapes."""
+    """The contract from ``config.json`` beside ``path`` (checked against the model's shapes), else
+    one inferred from the shapes of a one-input latent -> image model."""
     in_shape = tuple(keras_model.inputs[0].shape) if keras_model.inputs else None
     out_shape = tuple(keras_model.outputs[0].shape) if keras_model.outputs else None
-    if in_shape is None or len(in_shape) != 2 or len(out_shape) != 4 or None in in_shape[1:] + out_shape[1:]:
-        raise ContractError(
-            f"{path}: expected a generator mapping (batch, latent_dim) to (batch, height, width, channels), "
-            f"got {in_shape} -> {out_shape}"
-        )
-    shapes = {"latent_dim": int(in_shape[1]), "image_shape": tuple(int(d) for d in out_shape[1:])}
     config_file = path.parent / "config.json"
     if config_file.is_file():
         try:
@@ -58,7 +58,17 @@ def contract_for(keras_model, path: Path, value_range: tuple[float, float]) -> M
         except (ValueError, KeyError, TypeError):
             raise ContractError(f"{config_file} is not a gantool run config; move it away or fix it") from None
         contract = ModelContract.from_dict(saved)
-        if contract.latent_dim != shapes["latent_dim"] or contract.image_shape != shapes["image_shape"]:
+        inputs = len(keras_model.inputs or [])
+        if (in_shape is None or out_shape is None or in_shape[1:] != (contract.latent_dim,)
+                or out_shape[1:] != contract.output_shape or inputs != 1 + contract.conditional):
             raise ContractError(f"{config_file} does not describe {path.name} (shapes differ)")
         return contract
-    return ModelContract(value_range=value_range, arch="keras", **shapes)
+    if (in_shape is None or len(keras_model.inputs) != 1 or len(in_shape) != 2 or len(out_shape) != 4
+            or None in in_shape[1:] + out_shape[1:]):
+        raise ContractError(
+            f"{path}: expected a generator mapping (batch, latent_dim) to (batch, height, width, channels), "
+            f"got {in_shape} -> {out_shape}; a model with other inputs or outputs needs the config.json "
+            "gantool train writes beside it"
+        )
+    return ModelContract(value_range=value_range, arch="keras", latent_dim=int(in_shape[1]),
+                         output_shape=tuple(int(d) for d in out_shape[1:]))

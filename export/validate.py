@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from gantool.errors import ExportValidationError
-from gantool.runtime.contract import latents
+from gantool.runtime.contract import default_labels, latents
 
 PARITY_SEED = 1234
 PARITY_BATCHES = (1, 64)
@@ -59,13 +59,22 @@ def calibration_latents(latent_dim: int, count: int) -> np.ndarray:
     return latents(count, latent_dim, CALIBRATION_SEED)
 
 
+def model_inputs(z: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(z, labels)`` for a batch: a conditional model gets the convention's labels (every class in turn)."""
+    return z, (default_labels(len(z), num_classes) if num_classes else None)
+
+
 def check_parity(keras_model, run_candidate, latent_dim: int, value_range, max_abs: float,
-                 mean_abs: float | None = None, batches=PARITY_BATCHES) -> Parity:
-    """Run both models on fixed latents at each batch size; raise if a bound is breached."""
+                 mean_abs: float | None = None, batches=PARITY_BATCHES, num_classes: int = 0) -> Parity:
+    """Run both models on fixed latents (and labels, when conditional) at each batch size;
+    raise if a bound is breached."""
     reference, candidate = [], []
     for z in parity_latents(latent_dim, batches):
-        reference.append(np.asarray(keras_model(z, training=False), dtype=np.float32))
-        candidate.append(np.asarray(run_candidate(z), dtype=np.float32))
+        z, labels = model_inputs(z, num_classes)
+        keras_inputs = z if labels is None else [z, labels]
+        reference.append(np.asarray(keras_model(keras_inputs, training=False), dtype=np.float32))
+        out = run_candidate(z) if labels is None else run_candidate(z, labels)
+        candidate.append(np.asarray(out, dtype=np.float32))
     parity = compare(np.concatenate(reference), np.concatenate(candidate), value_range)
     if parity.max_abs > max_abs or (mean_abs is not None and parity.mean_abs > mean_abs):
         bound = f"max |Δ| ≤ {max_abs:g}" + (f", mean |Δ| ≤ {mean_abs:g}" if mean_abs is not None else "")

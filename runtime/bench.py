@@ -35,7 +35,8 @@ import numpy as np
 
 from gantool.errors import GantoolError, ModelFileError, UnsupportedFormatError
 from gantool.export.registry import REGISTRY, FormatEntry, entries_for, lookup, supported_pairs
-from gantool.runtime.backends import check_model_file
+from gantool.runtime.backends import check_model_file, open_backend
+from gantool.runtime.evaluate import MAX_COUNT as MAX_QUALITY_COUNT
 
 DEFAULT_BATCHES = (1, 64)
 DEFAULT_REPEATS = 50
@@ -88,6 +89,9 @@ class BenchOptions:
             raise GantoolError(f"--repeats must be a positive integer, got {self.repeats}")
         if self.quality_count and self.quality_count < 20:
             raise GantoolError(f"--count must be at least 20 (the MNIST score uses 10 splits), got {self.quality_count}")
+        if self.quality_count > MAX_QUALITY_COUNT:
+            raise GantoolError(f"--count {self.quality_count} is above the limit of {MAX_QUALITY_COUNT} digits judged "
+                               f"per format (gantool eval's); use --count {MAX_QUALITY_COUNT} or fewer")
         if self.floor is not None and not self.floor > 0:
             raise GantoolError(f"--floor must be a positive number of images per second, got {self.floor}")
 
@@ -237,6 +241,9 @@ def find_targets(model: Path, entries: tuple[FormatEntry, ...], everything: bool
         check_model_file(model)
         if not everything:
             raise GantoolError("--formats picks files in a folder; with one --model FILE leave it at 'all'")
+        # Open a lone file here first: a broken or foreign model is then one error line, not a
+        # progress line followed by the worker's report (the worker's figures are unaffected).
+        open_backend(model)
         return model.parent, [Target(model, None)]
     folder = model
     for candidate in (model, model / EXPORTS_FOLDER):

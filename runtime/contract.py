@@ -28,6 +28,29 @@ LATENT_CONVENTION = (
 )
 
 
+LABEL_CONVENTION = "numpy.arange(count) % num_classes (unless labels are asked for)"
+OUTPUT_KINDS = {
+    # kind -> rank of one sample's shape, and what it is
+    "image": 3,   # (height, width, channels), NHWC batches
+    "points": 1,  # (dims,): one point per sample, e.g. (x, y)
+}
+
+
+def default_labels(count: int, num_classes: int) -> np.ndarray:
+    """Labels of the documented convention for a conditional model: 0, 1, ..., C-1, 0, 1, ..."""
+    return (np.arange(count) % num_classes).astype(np.int32)
+
+
+def check_seed(seed: int) -> int:
+    """Return ``seed`` if numpy can seed with it (a non-negative integer), else raise a ContractError.
+
+    numpy's own error ("expected non-negative integer") names neither the option nor the fix.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ContractError(f"--seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
 def latents(count: int, latent_dim: int, seed: int) -> np.ndarray:
     """Draw the latent batch of the documented convention.
 
@@ -36,7 +59,7 @@ def latents(count: int, latent_dim: int, seed: int) -> np.ndarray:
     """
     if count <= 0:
         raise ContractError(f"count must be a positive integer, got {count}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     return rng.standard_normal((count, latent_dim), dtype=np.float32)
 
 
@@ -44,12 +67,18 @@ def latents(count: int, latent_dim: int, seed: int) -> np.ndarray:
 class ModelContract:
     """What a generator file takes and gives.
 
+    One contract covers every generator gantool trains: what differs between
+    them is data here (output kind and shape, whether a class label is an
+    input), not special cases in the runtime.
+
     Args:
         latent_dim: length of the latent vector ``z`` (input shape ``(batch, latent_dim)``).
-        image_shape: one image as ``(height, width, channels)``; outputs are NHWC.
-        value_range: the (low, high) range of output pixel values (tanh: -1..1).
-        arch: the architecture name (``dcgan``...).
-        input_name: name of the graph input.
+        output_shape: one sample's shape: ``(height, width, channels)`` for images (NHWC),
+            ``(dims,)`` for points.
+        value_range: the (low, high) range of output values (tanh: -1..1). For points it is
+            the plotting window of every coordinate.
+        arch: the architecture name (``dcgan``, ``mlp``, ``cdcgan``, ``quadratic``...).
+        input_name: name of the latent input.
         output_name: name of the graph output.
         quantization: ``none``, ``fp16``, ``int8`` or ``dynamic``.
         calibration_size: latents used to calibrate a quantized export, else 0.
@@ -57,10 +86,15 @@ class ModelContract:
         latent_convention: how latents are drawn for a seed (see :data:`LATENT_CONVENTION`).
         training: the training configuration, as saved by ``gantool train``.
         evaluation: quality figures measured on this model, if any.
+        output_kind: ``image`` or ``points`` (see :data:`OUTPUT_KINDS`).
+        num_classes: for a conditional generator, the number of classes of its int32
+            ``label_name`` input of shape ``(batch,)``; 0 for an unconditional one.
+        label_name: name of the class-label input of a conditional generator.
+        dataset: what the model was trained on (``mnist``, ``quadratic``...).
     """
 
     latent_dim: int
-    image_shape: tuple[int, int, int]
+    output_shape: tuple[int, ...]
     value_range: tuple[float, float] = (-1.0, 1.0)
     arch: str = "dcgan"
     input_name: str = "z"
@@ -71,19 +105,61 @@ class ModelContract:
     latent_convention: str = LATENT_CONVENTION
     training: dict[str, Any] = dataclasses.field(default_factory=dict)
     evaluation: dict[str, Any] = dataclasses.field(default_factory=dict)
+    output_kind: str = "image"
+    num_classes: int = 0
+    label_name: str = "label"
+    dataset: str = "mnist"
     contract_version: int = CONTRACT_VERSION
 
     def __post_init__(self) -> None:
         if not isinstance(self.latent_dim, int) or self.latent_dim <= 0:
             raise ContractError(f"latent_dim must be a positive integer, got {self.latent_dim!r}")
-        shape = tuple(self.image_shape)
-        if len(shape) != 3 or not all(isinstance(d, int) and d > 0 for d in shape):
-            raise ContractError(f"image_shape must be (height, width, channels), got {self.image_shape!r}")
+        if self.output_kind not in OUTPUT_KINDS:
+            raise ContractError(f"output_kind must be one of {sorted(OUTPUT_KINDS)}, got {self.output_kind!r}")
+        if not isinstance(self.num_classes, int) or self.num_classes < 0:
+            raise ContractError(f"num_classes must be a non-negative integer, got {self.num_classes!r}")
+        shape = tuple(self.output_shape)
+        if len(shape) != OUTPUT_KINDS[self.output_kind] or not all(isinstance(d, int) and d > 0 for d in shape):
+            raise ContractError(f"output_shape of an {self.output_kind} model must have "
+                                f"{OUTPUT_KINDS[self.output_kind]} positive dimensions, got {self.output_shape!r}")
         low, high = (float(v) for v in self.value_range)
         if not low < high:
             raise ContractError(f"value_range must be (low, high) with low < high, got {self.value_range!r}")
-        object.__setattr__(self, "image_shape", shape)
+        object.__setattr__(self, "output_shape", shape)
         object.__setattr__(self, "value_range", (low, high))
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        """One sample's shape (the name image models have always used)."""
+        return self.output_shape
+
+    @property
+    def conditional(self) -> bool:
+        """True when the generator also takes a class label."""
+        return self.num_classes > 0
+
+    @property
+    def is_image(self) -> bool:
+        return self.output_kind == "image"
+
+    def default_labels(self, count: int) -> np.ndarray | None:
+        """Labels of the documented convention for ``count`` samples (None when unconditional)."""
+        return default_labels(count, self.num_classes) if self.conditional else None
+
+    def check_labels(self, labels, count: int) -> np.ndarray | None:
+        """Validate class labels for ``count`` samples (int32), or draw the default ones."""
+        if not self.conditional:
+            if labels is not None:
+                raise ContractError("this generator is unconditional; it takes no class labels")
+            return None
+        if labels is None:
+            return self.default_labels(count)
+        labels = np.asarray(labels)
+        if labels.shape != (count,) or not np.issubdtype(labels.dtype, np.integer):
+            raise ContractError(f"labels must be {count} integers, got shape {labels.shape} of {labels.dtype}")
+        if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
+            raise ContractError(f"labels must be in 0..{self.num_classes - 1}")
+        return labels.astype(np.int32)
 
     def replace(self, **changes: Any) -> ModelContract:
         """Return a copy with some fields changed."""
@@ -91,7 +167,7 @@ class ModelContract:
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        data["image_shape"] = list(self.image_shape)
+        data["output_shape"] = list(self.output_shape)
         data["value_range"] = list(self.value_range)
         return data
 
@@ -105,7 +181,11 @@ class ModelContract:
         known = {f.name for f in dataclasses.fields(cls)}
         try:
             kwargs = {k: v for k, v in data.items() if k in known}
-            kwargs["image_shape"] = tuple(kwargs["image_shape"])
+            # Files written before contracts covered points and labels say image_shape.
+            shape = kwargs.get("output_shape", data.get("image_shape"))
+            if not isinstance(shape, (list, tuple)):
+                raise KeyError("output_shape")
+            kwargs["output_shape"] = tuple(shape)
             kwargs["value_range"] = tuple(kwargs.get("value_range", (-1.0, 1.0)))
             return cls(**kwargs)
         except (KeyError, TypeError, ValueError) as exc:

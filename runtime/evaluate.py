@@ -30,6 +30,10 @@ from gantool.runtime.metrics import class_balance, fid, mnist_score, prdc
 from gantool.runtime.reference import ReferenceStats, subset_indices
 
 MIN_COUNT = 20
+# Logits and features of every judged digit are held in memory, and precision/recall search
+# neighbours among all fakes (n^2 distances): past this, --count costs minutes and gigabytes
+# for no better figure (the shipped real-data floor stops at 60,000 digits).
+MAX_COUNT = 100_000
 DEFAULT_COUNT = 10_000
 BATCH = 500
 SHEET_PER_CLASS = 16
@@ -48,6 +52,9 @@ class Evaluation:
         min_class_share: share of the rarest predicted class.
         class_shares: share of each predicted class 0..9.
         precision, recall, density, coverage: against real test digits; None without real digits.
+        class_accuracy: for a conditional generator, the share of digits the classifier calls the
+            digit they were asked for; None for an unconditional one.
+        per_class_accuracy: that share for each requested digit 0..9.
     """
 
     count: int
@@ -61,10 +68,14 @@ class Evaluation:
     recall: float | None = None
     density: float | None = None
     coverage: float | None = None
+    class_accuracy: float | None = None
+    per_class_accuracy: tuple[float, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["class_shares"] = list(self.class_shares)
+        if self.per_class_accuracy is not None:
+            data["per_class_accuracy"] = list(self.per_class_accuracy)
         return data
 
     @classmethod
@@ -72,6 +83,8 @@ class Evaluation:
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["class_shares"] = tuple(values["class_shares"])
+        if values.get("per_class_accuracy") is not None:
+            values["per_class_accuracy"] = tuple(values["per_class_accuracy"])
         return cls(**values)
 
 
@@ -94,7 +107,7 @@ def load_judge(classifier: Classifier | None = None,
 
 
 def evaluate_outputs(logits: np.ndarray, features: np.ndarray, reference: ReferenceStats,
-                     real_features: np.ndarray | None = None) -> Evaluation:
+                     real_features: np.ndarray | None = None, labels: np.ndarray | None = None) -> Evaluation:
     """Figures from the classifier's outputs for ``n`` digits.
 
     Args:
@@ -102,6 +115,7 @@ def evaluate_outputs(logits: np.ndarray, features: np.ndarray, reference: Refere
         features: ``(n, d)`` classifier features.
         reference: statistics holding the FID reference (MNIST test set).
         real_features: features of real digits for precision/recall/density/coverage, or None to skip them.
+        labels: the digits a conditional generator was asked for, to measure how often it obliged.
     """
     if len(logits) < MIN_COUNT or len(logits) != len(features):
         raise GantoolError(f"evaluation needs at least {MIN_COUNT} digits; got {len(logits)} (raise --count)")
@@ -112,6 +126,11 @@ def evaluate_outputs(logits: np.ndarray, features: np.ndarray, reference: Refere
     if real_features is not None:
         figures = dataclasses.asdict(prdc(real_features, features))
         figures = {k: figures[k] for k in ("precision", "recall", "density", "coverage")}
+    if labels is not None:
+        hits = np.argmax(logits, axis=1) == np.asarray(labels)
+        figures["class_accuracy"] = float(hits.mean())
+        figures["per_class_accuracy"] = tuple(
+            float(hits[labels == digit].mean()) if np.any(labels == digit) else float("nan") for digit in range(NUM_CLASSES))
     return Evaluation(
         count=len(logits), fid=fid(features, reference.test_mean, reference.test_cov),
         mnist_score=score, mnist_score_sd=score_sd, class_kl=balance.kl_to_uniform,
@@ -120,7 +139,8 @@ def evaluate_outputs(logits: np.ndarray, features: np.ndarray, reference: Refere
 
 
 def evaluate_images(images: np.ndarray, classifier: Classifier | None = None, reference: ReferenceStats | None = None,
-                    real_features: np.ndarray | None = None, value_range: tuple[float, float] = (-1.0, 1.0)) -> Evaluation:
+                    real_features: np.ndarray | None = None, value_range: tuple[float, float] = (-1.0, 1.0),
+                    labels: np.ndarray | None = None) -> Evaluation:
     """Judge a batch of images: uint8 pixels, or floats in ``value_range`` (a generator's raw output).
 
     This is what a training loop calls on its generator's output (no sampling, no floor).
@@ -131,7 +151,7 @@ def evaluate_images(images: np.ndarray, classifier: Classifier | None = None, re
     classifier, reference = load_judge(classifier, reference)
     inputs = to_classifier_input(images, value_range)
     logits, features = classifier.predict(inputs)
-    return evaluate_outputs(logits, features, reference, real_features)
+    return evaluate_outputs(logits, features, reference, real_features, labels)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,11 +233,12 @@ def _collect(batches, classifier: Classifier, count: int, per_class: int):
 
 
 def _report(source: str, seed: int | None, logits: np.ndarray, features: np.ndarray, classifier: Classifier,
-            reference: ReferenceStats, real: RealDigits | None, started: float) -> EvalReport:
+            reference: ReferenceStats, real: RealDigits | None, started: float,
+            labels: np.ndarray | None = None) -> EvalReport:
     """Figures of the judged digits, PRDC when ``real`` is given, and the floor at the same ``n``."""
     count = len(logits)
     real_features = _real_features(classifier, real, count)
-    model = evaluate_outputs(logits, features, reference, real_features)
+    model = evaluate_outputs(logits, features, reference, real_features, labels)
     floor, floor_count, floor_source = _floor(classifier, reference, real, count, real_features)
     info = classifier.info()
     return EvalReport(
@@ -230,6 +251,9 @@ def _report(source: str, seed: int | None, logits: np.ndarray, features: np.ndar
 def _check_count(count: int) -> None:
     if not isinstance(count, int) or count < MIN_COUNT:
         raise GantoolError(f"--count must be at least {MIN_COUNT} (the MNIST score uses 10 splits), got {count}")
+    if count > MAX_COUNT:
+        raise GantoolError(f"--count {count} is above the limit of {MAX_COUNT} judged digits (memory and time grow "
+                           f"with it; FID is stable well before); use --count {MAX_COUNT} or fewer")
 
 
 def evaluate_generator(generator, count: int = DEFAULT_COUNT, seed: int = 0, real: RealDigits | None = None,
@@ -248,14 +272,17 @@ def evaluate_generator(generator, count: int = DEFAULT_COUNT, seed: int = 0, rea
         The report, and for each class 0..9 up to ``per_class`` uint8 samples predicted as it.
     """
     _check_count(count)
-    if tuple(generator.contract.image_shape) != (28, 28, 1):
-        raise GantoolError(f"the MNIST classifier judges 28x28x1 digits; {generator.path} makes {generator.contract.image_shape}")
+    if not generator.contract.is_image or tuple(generator.contract.image_shape) != (28, 28, 1):
+        raise GantoolError(f"the MNIST classifier judges 28x28x1 digits; {generator.path} makes "
+                           f"{generator.contract.output_kind} {generator.contract.output_shape}")
     started = time.perf_counter()
     classifier, reference = load_judge(classifier, reference)
     value_range = generator.contract.value_range
     batches = (to_classifier_input(b, value_range) for b in generator.iter_batches(count, seed, batch_size=BATCH))
     logits, features, sheet = _collect(batches, classifier, count, per_class)
-    return _report(str(generator.path), seed, logits, features, classifier, reference, real, started), sheet
+    # A conditional generator is sampled with the convention's labels: each digit count/10 times.
+    labels = generator.contract.default_labels(count)
+    return _report(str(generator.path), seed, logits, features, classifier, reference, real, started, labels), sheet
 
 
 def evaluate_real(images: np.ndarray, source: str, real: RealDigits | None = None,

@@ -10,7 +10,7 @@ import numpy as np
 
 from gantool.errors import GantoolError, ModelFileError
 from gantool.runtime.backends import open_backend
-from gantool.runtime.contract import ModelContract, latents
+from gantool.runtime.contract import ModelContract, check_seed, latents
 
 # Images generated per backend call: bounds memory for any --count.
 DEFAULT_BATCH = 256
@@ -59,31 +59,53 @@ class Generator:
         """The latent batch of the documented convention for ``count`` and ``seed``."""
         return latents(count, self.contract.latent_dim, seed)
 
-    def generate(self, z: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
-        """Run latents ``z`` through the model in batches; float images in the contract's range."""
+    def generate(self, z: np.ndarray, batch_size: int = DEFAULT_BATCH, labels: np.ndarray | None = None) -> np.ndarray:
+        """Run latents ``z`` (and ``labels`` for a conditional model: default convention when None)
+        through the model in batches; float outputs in the contract's range."""
         z = np.ascontiguousarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.contract.latent_dim:
             raise GantoolError(f"latents must have shape (count, {self.contract.latent_dim}), got {z.shape}")
-        outputs = [self.backend.run(z[start : start + batch_size]) for start in range(0, len(z), batch_size)]
+        labels = self.contract.check_labels(labels, len(z))
+        outputs = [self.backend.run(z[start : start + batch_size],
+                                    None if labels is None else labels[start : start + batch_size])
+                   for start in range(0, len(z), batch_size)]
         return np.concatenate(outputs, axis=0)
 
-    def iter_batches(self, count: int, seed: int = 0, batch_size: int = DEFAULT_BATCH) -> Iterator[np.ndarray]:
-        """Yield float image batches for ``count`` latents of ``seed`` with bounded memory.
+    def _batch_labels(self, labels, start: int, size: int) -> np.ndarray | None:
+        """Labels of samples ``start .. start+size``: a fixed digit, a slice of ``labels``, or the convention."""
+        if not self.contract.conditional:
+            if labels is not None:
+                raise GantoolError(f"{self.path.name} is unconditional; it takes no digit labels")
+            return None
+        if labels is None:
+            return ((np.arange(start, start + size)) % self.contract.num_classes).astype(np.int32)
+        if np.ndim(labels) == 0:
+            return self.contract.check_labels(np.full(size, int(labels)), size)
+        return self.contract.check_labels(np.asarray(labels)[start : start + size], size)
+
+    def iter_batches(self, count: int, seed: int = 0, batch_size: int = DEFAULT_BATCH,
+                     labels: np.ndarray | int | None = None) -> Iterator[np.ndarray]:
+        """Yield float output batches for ``count`` latents of ``seed`` with bounded memory.
 
         Latents are drawn from one generator stream in chunks, which numpy
-        guarantees equals a single draw of all ``count`` rows.
+        guarantees equals a single draw of all ``count`` rows. A conditional model
+        gets ``labels`` (one digit for all, or one per sample), else the
+        convention's ``arange(count) % num_classes``.
         """
         if count <= 0:
             raise GantoolError(f"--count must be a positive integer, got {count}")
-        rng = np.random.default_rng(seed)
-        remaining = count
-        while remaining:
-            size = min(batch_size, remaining)
+        if labels is not None and np.ndim(labels) == 1 and len(labels) != count:
+            raise GantoolError(f"got {len(labels)} labels for {count} samples")
+        rng = np.random.default_rng(check_seed(seed))
+        start = 0
+        while start < count:
+            size = min(batch_size, count - start)
             z = rng.standard_normal((size, self.contract.latent_dim), dtype=np.float32)
-            yield self.backend.run(z)
-            remaining -= size
+            yield self.backend.run(z, self._batch_labels(labels, start, size))
+            start += size
 
-    def sample(self, count: int = 64, seed: int = 0, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+    def sample(self, count: int = 64, seed: int = 0, batch_size: int = DEFAULT_BATCH,
+               labels: np.ndarray | int | None = None) -> np.ndarray:
         """Generate ``count`` images for ``seed`` as uint8 ``(count, height, width, channels)``."""
         if count > MAX_IN_MEMORY_COUNT:
             raise GantoolError(
@@ -91,13 +113,14 @@ class Generator:
             )
         out = np.empty((count, *self.contract.image_shape), dtype=np.uint8) if count > 0 else None
         start = 0
-        for batch in self.iter_batches(count, seed, batch_size):
+        for batch in self.iter_batches(count, seed, batch_size, labels):
             out[start : start + len(batch)] = self.contract.to_uint8(batch)
             start += len(batch)
         return out
 
-    def sample_float(self, count: int = 64, seed: int = 0, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
-        """Generate ``count`` float32 images for ``seed`` in the contract's value range."""
+    def sample_float(self, count: int = 64, seed: int = 0, batch_size: int = DEFAULT_BATCH,
+                     labels: np.ndarray | int | None = None) -> np.ndarray:
+        """Generate ``count`` float32 outputs for ``seed`` in the contract's value range."""
         if count > MAX_IN_MEMORY_COUNT:
             raise GantoolError(f"--count {count} exceeds {MAX_IN_MEMORY_COUNT} images in memory")
-        return np.concatenate(list(self.iter_batches(count, seed, batch_size)), axis=0)
+        return np.concatenate(list(self.iter_batches(count, seed, batch_size, labels)), axis=0)

@@ -14,6 +14,9 @@ from gantool.runtime.files import write_bytes_atomic
 
 # A grid PNG beyond this many images is too large to look at (and to hold in memory twice).
 MAX_GRID_IMAGES = 10_000
+# A grid beyond this many pixels (100 MB of grey pixels before --scale's colour-free copy and
+# the PNG encoder's buffers) is refused before it is allocated, e.g. --scale 100000.
+MAX_GRID_PIXELS = 100_000_000
 
 
 def make_grid(images: np.ndarray, cols: int = 8, padding: int = 2, scale: int = 1) -> np.ndarray:
@@ -36,6 +39,10 @@ def make_grid(images: np.ndarray, cols: int = 8, padding: int = 2, scale: int = 
     if cols > count:
         raise GantoolError(f"--cols {cols} is larger than --count {count}; use --cols {count} or fewer")
     rows = math.ceil(count / cols)
+    size = ((rows * (height + padding) + padding) * scale, (cols * (width + padding) + padding) * scale)
+    if size[0] * size[1] > MAX_GRID_PIXELS:
+        raise GantoolError(f"the grid would be {size[1]} x {size[0]} pixels, above the limit of {MAX_GRID_PIXELS:,}; "
+                           "lower --scale or --count")
     grid = np.zeros(
         (rows * (height + padding) + padding, cols * (width + padding) + padding, channels), dtype=np.uint8
     )

@@ -45,6 +45,10 @@ def format_table(report: EvalReport) -> str:
             lines.append("  ".join("-" * width for width in widths))
     lines.append("class shares  " + " ".join(f"{d}:{s:.3f}" for d, s in enumerate(report.model.class_shares)))
     lines.append("floor shares  " + " ".join(f"{d}:{s:.3f}" for d, s in enumerate(report.floor.class_shares)))
+    if report.model.class_accuracy is not None:
+        lines.append(f"conditional: the classifier agrees with the requested digit on {report.model.class_accuracy:.4f} "
+                     "of samples (labels 0..9 in turn)")
+        lines.append("per digit     " + " ".join(f"{d}:{a:.3f}" for d, a in enumerate(report.model.per_class_accuracy)))
     accuracy = report.classifier.get("accuracy")
     judge = f"classifier test accuracy {accuracy:.4f}; " if isinstance(accuracy, float) else ""
     lines.append(f"{judge}floor: real MNIST training digits vs test statistics ({report.floor_source})")

@@ -53,7 +53,7 @@ def constant_digit_onnx(path, digit: np.ndarray, latent_dim: int = 8) -> None:
         ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    contract = ModelContract(latent_dim=latent_dim, image_shape=(28, 28, 1), arch="constant-digit")
+    contract = ModelContract(latent_dim=latent_dim, output_shape=(28, 28, 1), arch="constant-digit")
     helper.set_model_props(model, {"gantool.contract": contract.to_json()})
     onnx.checker.check_model(model)
     onnx.save(model, path)

@@ -35,7 +35,7 @@ def test_same_seed_same_png_bytes_other_seed_differs():
 
 
 def test_contract_round_trip_and_validation():
-    contract = ModelContract(latent_dim=100, image_shape=(28, 28, 1), training={"lr": 2e-4})
+    contract = ModelContract(latent_dim=100, output_shape=(28, 28, 1), training={"lr": 2e-4})
     assert ModelContract.from_json(contract.to_json()) == contract
     for bad in ('{"latent_dim": 0, "image_shape": [28, 28, 1]}', '{"latent_dim": 4}', "[1, 2]", "{not json",
                 '{"latent_dim": 4, "image_shape": [28, 28, 1], "value_range": [1, -1]}'):
@@ -46,7 +46,7 @@ def test_contract_round_trip_and_validation():
 
 
 def test_to_uint8_maps_value_range_ends():
-    contract = ModelContract(latent_dim=2, image_shape=(1, 3, 1))
+    contract = ModelContract(latent_dim=2, output_shape=(1, 3, 1))
     pixels = contract.to_uint8(np.array([[[[-1.0], [0.0], [1.5]]]], dtype=np.float32))
     assert pixels.ravel().tolist() == [0, 128, 255]
 
@@ -62,14 +62,17 @@ def test_model_file_errors(tmp_path):
             Generator.load(path)
 
 
-def test_onnx_without_contract_is_refused(tmp_path):
+def test_onnx_without_contract_is_read_from_the_graph(tmp_path):
+    """A generator graph without gantool metadata is sampled with the contract its shapes imply."""
     import onnx
 
     proto = onnx.load(TINY_ONNX)
     del proto.metadata_props[:]
     onnx.save(proto, tmp_path / "bare.onnx")
-    with pytest.raises(ContractError, match="no gantool contract"):
-        Generator.load(tmp_path / "bare.onnx")
+    bare, original = Generator.load(tmp_path / "bare.onnx"), Generator.load(TINY_ONNX)
+    assert bare.contract.arch == "unknown"
+    assert (bare.contract.latent_dim, bare.contract.output_shape) == (original.contract.latent_dim, original.contract.output_shape)
+    assert np.array_equal(bare.sample(4, seed=1), original.sample(4, seed=1))
 
 
 def test_bad_counts():

@@ -275,12 +275,16 @@ def make_classifier_assets(data: str | Path, out_dir: Path, config: ClassifierCo
     import tempfile
 
     from gantool.runtime.classifier import CLASSIFIER_NAME, Classifier
-    from gantool.runtime.files import write_bytes_atomic
+    from gantool.runtime.files import check_output_path, write_bytes_atomic
     from gantool.runtime.reference import STATS_NAME, build_reference
     from gantool.train.mnist import load_mnist
 
+    if out_dir.exists() and not out_dir.is_dir():
+        raise GantoolError(f"--out {out_dir} is a file; pass a folder for classifier.onnx and classifier_stats.npz")
     if not out_dir.is_dir():
         raise GantoolError(f"--out {out_dir} is not a folder; create it first (mkdir -p {out_dir})")
+    for name in (CLASSIFIER_NAME, STATS_NAME):  # before minutes of training, not after
+        check_output_path(out_dir / name)
     mnist = load_mnist(data)
     trained = train_classifier(mnist.x_train, mnist.y_train, mnist.x_test, mnist.y_test, config, log)
     command = (f"gantool train-classifier --data mnist.npz --epochs {config.epochs} --batch-size {config.batch_size} "

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from gantool.errors import CheckpointError, GantoolError
+from gantool.runtime.evaluate import MAX_COUNT as MAX_EVAL_COUNT
 
 
 class Initializer(str, enum.Enum):
@@ -41,6 +42,14 @@ class TrainConfig:
         ema_decay: keep an exponential moving average of the generator's weights with this
             decay (e.g. 0.999) and save/export it instead of the last step's weights; 0: off.
         d_steps: discriminator updates per generator update.
+        aux_weight: weight of an auxiliary digit-class task (CatGAN-style, Springenberg 2016) for an
+            unconditional MNIST GAN: the discriminator gets a 10-way head trained on the real
+            digits' labels, and the generator is rewarded for samples that head classifies
+            confidently (low per-sample entropy) while using every class evenly (high entropy of
+            the batch's mean prediction). The generator itself is unchanged; 0: off.
+        lr_decay_start: from this epoch on, both learning rates fall linearly, epoch by epoch,
+            to reach 0 after the last epoch (0: constant rates). Annealing lets the generator
+            settle instead of orbiting the equilibrium.
     """
 
     epochs: int = 20
@@ -60,6 +69,8 @@ class TrainConfig:
     eval_count: int = 5000
     ema_decay: float = 0.0
     d_steps: int = 1
+    lr_decay_start: int = 0
+    aux_weight: float = 0.0
     arch: str = "dcgan"
 
     def __post_init__(self) -> None:
@@ -70,6 +81,11 @@ class TrainConfig:
                 raise GantoolError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
         if self.eval_every < 0 or self.eval_count < 100:
             raise GantoolError("--eval-every must be >= 0 and --eval-count >= 100")
+        if self.eval_count > MAX_EVAL_COUNT:  # every evaluation holds all its samples in memory
+            raise GantoolError(f"--eval-count {self.eval_count} is above the limit of {MAX_EVAL_COUNT} "
+                               "(gantool eval's); use fewer")
+        if not isinstance(self.lr_decay_start, int) or not 0 <= self.lr_decay_start < self.epochs:
+            raise GantoolError(f"--lr-decay-start must be an epoch in [0, --epochs), got {self.lr_decay_start}")
         if self.steps_per_epoch is not None and self.steps_per_epoch <= 0:
             raise GantoolError(f"--steps-per-epoch must be a positive integer, got {self.steps_per_epoch}")
         if not 0 < self.lr < 1 or (self.d_lr is not None and not 0 < self.d_lr < 1):
@@ -80,11 +96,40 @@ class TrainConfig:
             raise GantoolError(f"--ema must be in [0, 1) (e.g. 0.999), got {self.ema_decay}")
         if not 0 <= self.label_smoothing < 0.5:
             raise GantoolError(f"--label-smoothing must be in [0, 0.5), got {self.label_smoothing}")
+        from gantool.train.archs import arch_spec
+
+        spec = arch_spec(self.arch)
+        if not 0 <= self.aux_weight <= 10:
+            raise GantoolError(f"--aux-weight must be in [0, 10], got {self.aux_weight}")
+        if self.aux_weight and (spec.dataset != "mnist" or spec.num_classes):
+            raise GantoolError(f"--aux-weight needs an unconditional MNIST arch (dcgan, mlp), not {self.arch}")
         object.__setattr__(self, "initializer", Initializer(self.initializer))
+
+    @classmethod
+    def for_arch(cls, arch: str = "dcgan", **given: Any) -> TrainConfig:
+        """A config for ``arch``: its recipe defaults (:data:`gantool.train.archs.ARCHS`) under the
+        settings given (``None`` means not given)."""
+        from gantool.train.archs import arch_spec
+
+        settings = {**arch_spec(arch).defaults, **{k: v for k, v in given.items() if v is not None}}
+        return cls(arch=arch, **settings)
+
+    @property
+    def spec(self):
+        """The :class:`gantool.train.archs.ArchSpec` of this config's arch."""
+        from gantool.train.archs import arch_spec
+
+        return arch_spec(self.arch)
 
     @property
     def discriminator_lr(self) -> float:
         return self.d_lr if self.d_lr is not None else self.lr
+
+    def lr_scale(self, epoch: int) -> float:
+        """Factor on both learning rates during 0-based ``epoch`` (1 before ``lr_decay_start``)."""
+        if not self.lr_decay_start or epoch < self.lr_decay_start:
+            return 1.0
+        return (self.epochs - epoch) / (self.epochs - self.lr_decay_start + 1)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -103,7 +148,9 @@ class TrainConfig:
             raise CheckpointError(f"saved training config is malformed ({exc})") from None
 
     # Fields that may change between a run and its resumption without changing the model.
-    RESUMABLE_CHANGES = ("epochs", "keep_epochs", "steps_per_epoch", "eval_every", "eval_count")
+    # lr_decay_start may be set when a run is extended: the epochs already trained ran at full rate
+    # either way as long as it is not below the checkpoint's epoch (checked in the trainer).
+    RESUMABLE_CHANGES = ("epochs", "keep_epochs", "steps_per_epoch", "eval_every", "eval_count", "lr_decay_start")
 
     def check_resumable_from(self, saved: TrainConfig) -> None:
         """Refuse to resume a checkpoint trained with a different recipe."""

@@ -15,8 +15,12 @@ class GAN(keras.Model):
     """Generator + discriminator trained adversarially with BCE on logits."""
 
     def __init__(self, generator, discriminator, latent_dim: int, seed: int, label_smoothing: float = 0.0,
-                 ema_decay: float = 0.0, d_steps: int = 1):
+                 ema_decay: float = 0.0, d_steps: int = 1, num_classes: int = 0, aux_weight: float = 0.0):
         super().__init__()
+        # aux_weight > 0: the discriminator also returns class logits (TrainConfig.aux_weight).
+        self.aux_weight = aux_weight
+        # num_classes > 0: a conditional GAN; batches are (samples, labels), fakes get uniform labels.
+        self.num_classes = num_classes
         self.d_steps = d_steps
         self.generator = generator
         self.discriminator = discriminator
@@ -45,27 +49,59 @@ class GAN(keras.Model):
     def _noise(self, batch):
         return keras.random.normal((batch, self.latent_dim), seed=self.noise_seed)
 
-    def train_step(self, real_images):
+    def _fake_labels(self, batch):
+        return keras.random.randint((batch,), 0, self.num_classes, seed=self.noise_seed, dtype="int32")
+
+    def _generate(self, batch, labels, training=True):
+        z = self._noise(batch)
+        return self.generator([z, labels] if self.num_classes else z, training=training)
+
+    def _judge(self, samples, labels):
+        """(real/fake logits, class logits or None) of the discriminator."""
+        outputs = self.discriminator([samples, labels] if self.num_classes else samples, training=True)
+        if self.aux_weight:
+            return tf.cast(outputs[0], tf.float32), tf.cast(outputs[1], tf.float32)
+        return tf.cast(outputs, tf.float32), None
+
+    def _class_reward(self, class_logits):
+        """CatGAN's generator term: mean per-sample entropy minus the entropy of the mean prediction."""
+        probs = tf.nn.softmax(class_logits)
+        per_sample = -tf.reduce_mean(tf.reduce_sum(probs * tf.math.log(probs + 1e-8), axis=1))
+        mean = tf.reduce_mean(probs, axis=0)
+        marginal = -tf.reduce_sum(mean * tf.math.log(mean + 1e-8))
+        return per_sample - marginal
+
+    def train_step(self, data):
+        if self.num_classes or self.aux_weight:
+            real_images, real_labels = data
+        else:
+            real_images, real_labels = data, None
+        judge_labels = real_labels if self.num_classes else None
         batch = tf.shape(real_images)[0]
         real_target = tf.fill((batch, 1), 1.0 - self.label_smoothing)
 
         # d_steps > 1 gives the discriminator several updates (fresh fakes, same real batch) per
         # generator update: a stronger critic when D(x) and D(G(z)) sit near 0.5.
         for _ in range(self.d_steps):
+            fake_labels = self._fake_labels(batch) if self.num_classes else None
             with tf.GradientTape() as tape:
-                fake_images = self.generator(self._noise(batch), training=True)
-                real_logits = tf.cast(self.discriminator(real_images, training=True), tf.float32)
-                fake_logits = tf.cast(self.discriminator(fake_images, training=True), tf.float32)
+                fake_images = self._generate(batch, fake_labels)
+                real_logits, real_classes = self._judge(real_images, judge_labels)
+                fake_logits, _ = self._judge(fake_images, fake_labels)
                 d_loss = self.bce(real_target, real_logits) + self.bce(tf.zeros_like(fake_logits), fake_logits)
+                if self.aux_weight:
+                    d_loss += self.aux_weight * tf.reduce_mean(
+                        tf.keras.losses.sparse_categorical_crossentropy(real_labels, real_classes, from_logits=True))
                 scaled = self.d_optimizer.scale_loss(d_loss)
             grads = tape.gradient(scaled, self.discriminator.trainable_variables)
             self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
 
+        wanted = self._fake_labels(batch) if self.num_classes else None
         with tf.GradientTape() as tape:
-            fooled_logits = tf.cast(
-                self.discriminator(self.generator(self._noise(batch), training=True), training=True), tf.float32
-            )
+            fooled_logits, fake_classes = self._judge(self._generate(batch, wanted), wanted)
             g_loss = self.bce(tf.ones_like(fooled_logits), fooled_logits)
+            if self.aux_weight:
+                g_loss += self.aux_weight * self._class_reward(fake_classes)
             scaled = self.g_optimizer.scale_loss(g_loss)
         grads = tape.gradient(scaled, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))

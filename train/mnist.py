@@ -11,6 +11,7 @@ import dataclasses
 import gzip
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,10 @@ def load_mnist(data: str | os.PathLike[str] | None = None) -> Mnist:
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     """Read a Keras-format ``mnist.npz`` without pickle."""
+    if not zipfile.is_zipfile(path):
+        # numpy would call any non-zip file "pickled data" and suggest allow_pickle=True: never that.
+        raise DataError(f"{path} is not a readable mnist.npz (not an .npz archive: empty, truncated or another "
+                        f"kind of file); {HOW_TO_PASS}")
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [key for key in NPZ_KEYS if key not in npz.files]
@@ -81,7 +86,12 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
             return {key: npz[key] for key in NPZ_KEYS}
     except DataError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except ValueError as exc:
+        if "allow_pickle" not in str(exc):
+            raise DataError(f"{path} is not a readable mnist.npz ({type(exc).__name__}: {str(exc)[:120]}); {HOW_TO_PASS}") from None
+        raise DataError(f"{path} holds a pickled object array, which gantool will not load (unpickling can run code); "
+                        "MNIST is plain uint8 arrays") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise DataError(f"{path} is not a readable mnist.npz ({type(exc).__name__}: {str(exc)[:120]}); {HOW_TO_PASS}") from None
 
 

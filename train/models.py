@@ -1,10 +1,22 @@
-"""The DCGAN of the TensorFlow DCGAN tutorial, as two Keras models."""
+"""The generators and discriminators gantool trains, as Keras models.
+
+- ``dcgan``: the TensorFlow DCGAN tutorial's pair;
+- ``mlp``: the fully connected GAN of the Keras-MNIST-GAN / Keras-GAN tutorials;
+- ``cdcgan``: the DCGAN conditioned on a digit label (embedding fed to both nets);
+- ``quadratic``: the 1-D toy GAN that learns the curve y = x^2 from points.
+
+Every generator takes ``z`` (and ``label`` when conditional) and returns one
+output named ``image`` (a point for the toy); the contract in
+:func:`gantool.train.archs.contract_for_config` describes it to the runtime.
+"""
 
 from __future__ import annotations
 
 from gantool.train.config import Initializer
 
 IMAGE_SHAPE = (28, 28, 1)
+NUM_DIGITS = 10
+LABEL_EMBEDDING = 50
 
 
 def _kernel_initializer(kind: Initializer):
@@ -15,7 +27,38 @@ def _kernel_initializer(kind: Initializer):
     return "glorot_uniform"
 
 
-def build_generator(latent_dim: int = 100, initializer: Initializer = Initializer.glorot, output_dtype=None):
+def build_generator(latent_dim: int = 100, initializer: Initializer = Initializer.glorot, output_dtype=None,
+                    arch: str = "dcgan"):
+    """The generator of ``arch`` (see the module docstring)."""
+    builders = {"dcgan": _dcgan_generator, "mlp": _mlp_generator, "cdcgan": _cdcgan_generator,
+                "quadratic": _quadratic_generator}
+    return builders[arch](latent_dim, Initializer(initializer), output_dtype)
+
+
+def build_discriminator(image_shape=IMAGE_SHAPE, initializer: Initializer = Initializer.glorot, output_dtype=None,
+                        arch: str = "dcgan", aux_classes: int = 0):
+    """The discriminator of ``arch``: one logit per sample.
+
+    With ``aux_classes`` it also returns ``aux_classes`` class logits from a Dense head on the
+    features before the real/fake logit (see ``TrainConfig.aux_weight``).
+    """
+    builders = {"dcgan": _dcgan_discriminator, "mlp": _mlp_discriminator, "cdcgan": _cdcgan_discriminator,
+                "quadratic": _quadratic_discriminator}
+    model = builders[arch](image_shape, Initializer(initializer), output_dtype)
+    return _with_class_head(model, aux_classes, output_dtype) if aux_classes else model
+
+
+def _with_class_head(discriminator, classes: int, output_dtype):
+    """``discriminator`` with a second output: class logits from the input of its last (logit) layer."""
+    import keras
+    from keras import layers
+
+    features = discriminator.layers[-1].input
+    class_logits = layers.Dense(classes, dtype=output_dtype, name="class_logits")(features)
+    return keras.Model(discriminator.inputs, [discriminator.outputs[0], class_logits], name="discriminator")
+
+
+def _dcgan_generator(latent_dim: int, initializer: Initializer, output_dtype):
     """Dense(7*7*256) -> BN -> LeakyReLU -> 3 x Conv2DTranspose (128 s1, 64 s2, 1 s2 tanh).
 
     ``output_dtype`` pins the last layer's dtype (float32 under mixed precision).
@@ -46,7 +89,7 @@ def build_generator(latent_dim: int = 100, initializer: Initializer = Initialize
     )
 
 
-def build_discriminator(image_shape=IMAGE_SHAPE, initializer: Initializer = Initializer.glorot, output_dtype=None):
+def _dcgan_discriminator(image_shape, initializer: Initializer, output_dtype):
     """Conv2D 64 and 128 (5x5, stride 2) with LeakyReLU and Dropout 0.3, then one logit."""
     import keras
     from keras import layers
@@ -66,3 +109,121 @@ def build_discriminator(image_shape=IMAGE_SHAPE, initializer: Initializer = Init
         ],
         name="discriminator",
     )
+
+
+def _mlp_generator(latent_dim: int, initializer: Initializer, output_dtype):
+    """Dense 256 -> 512 -> 1024, each LeakyReLU(0.2) + BatchNorm(momentum 0.8), Dense 784 tanh -> 28x28x1."""
+    import keras
+    from keras import layers
+
+    init = _kernel_initializer(initializer)
+    stack = [keras.Input(shape=(latent_dim,), name="z")]
+    for units in (256, 512, 1024):
+        stack += [
+            layers.Dense(units, kernel_initializer=init, name=f"dense{units}"),
+            layers.LeakyReLU(negative_slope=0.2, name=f"dense{units}_act"),
+            layers.BatchNormalization(momentum=0.8, name=f"dense{units}_bn"),
+        ]
+    stack += [
+        layers.Dense(784, activation="tanh", kernel_initializer=init, dtype=output_dtype, name="pixels"),
+        layers.Reshape(IMAGE_SHAPE, dtype=output_dtype, name="image"),
+    ]
+    return keras.Sequential(stack, name="generator")
+
+
+def _mlp_discriminator(image_shape, initializer: Initializer, output_dtype):
+    """Flatten -> Dense 512 -> 256 with LeakyReLU(0.2) and Dropout 0.3 -> one logit."""
+    import keras
+    from keras import layers
+
+    init = _kernel_initializer(initializer)
+    stack = [keras.Input(shape=image_shape, name="image"), layers.Flatten(name="flatten")]
+    for units in (512, 256):
+        stack += [
+            layers.Dense(units, kernel_initializer=init, name=f"dense{units}"),
+            layers.LeakyReLU(negative_slope=0.2, name=f"dense{units}_act"),
+            layers.Dropout(0.3, name=f"dense{units}_drop"),
+        ]
+    stack.append(layers.Dense(1, kernel_initializer=init, dtype=output_dtype, name="logit"))
+    return keras.Sequential(stack, name="discriminator")
+
+
+def _cdcgan_generator(latent_dim: int, initializer: Initializer, output_dtype):
+    """The DCGAN generator fed ``z`` concatenated with the label's embedding.
+
+    The embedding enters before the 7x7x256 projection, so the label reaches every
+    feature map; a single extra 7x7 plane (the Keras cGAN tutorial's way) left the
+    label ignored after a full epoch (the classifier agreed with it on 10.2% of
+    samples, i.e. chance).
+    """
+    import keras
+    from keras import layers
+
+    init = _kernel_initializer(initializer)
+    z = keras.Input(shape=(latent_dim,), name="z")
+    label = keras.Input(shape=(), dtype="int32", name="label")
+    embedded = layers.Embedding(NUM_DIGITS, LABEL_EMBEDDING, name="label_embedding")(label)
+    x = layers.Concatenate(name="with_label")([z, embedded])
+    x = layers.Dense(7 * 7 * 256, use_bias=False, kernel_initializer=init, name="project")(x)
+    x = layers.BatchNormalization(name="project_bn")(x)
+    x = layers.LeakyReLU(negative_slope=0.3, name="project_act")(x)
+    x = layers.Reshape((7, 7, 256), name="to_map")(x)
+    for filters, stride, name in ((128, 1, "up1"), (64, 2, "up2")):
+        x = layers.Conv2DTranspose(filters, 5, strides=stride, padding="same", use_bias=False,
+                                   kernel_initializer=init, name=name)(x)
+        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+        x = layers.LeakyReLU(negative_slope=0.3, name=f"{name}_act")(x)
+    image = layers.Conv2DTranspose(1, 5, strides=2, padding="same", use_bias=False, activation="tanh",
+                                   kernel_initializer=init, dtype=output_dtype, name="image")(x)
+    return keras.Model([z, label], image, name="generator")
+
+
+def _cdcgan_discriminator(image_shape, initializer: Initializer, output_dtype):
+    """The DCGAN discriminator with the label twice: as a 28x28 input plane (Keras cGAN tutorial)
+    and as a projection term, logit += <embed(label), features> (Miyato & Koyama 2018), which
+    makes a digit drawn for the wrong label easy to reject."""
+    import keras
+    from keras import layers
+
+    init = _kernel_initializer(initializer)
+    image = keras.Input(shape=image_shape, name="image")
+    label = keras.Input(shape=(), dtype="int32", name="label")
+    plane = layers.Embedding(NUM_DIGITS, LABEL_EMBEDDING, name="label_embedding")(label)
+    plane = layers.Dense(image_shape[0] * image_shape[1], kernel_initializer=init, name="label_project")(plane)
+    plane = layers.Reshape((image_shape[0], image_shape[1], 1), name="label_plane")(plane)
+    x = layers.Concatenate(name="with_label")([image, plane])
+    for filters, name in ((64, "conv1"), (128, "conv2")):
+        x = layers.Conv2D(filters, 5, strides=2, padding="same", kernel_initializer=init, name=name)(x)
+        x = layers.LeakyReLU(negative_slope=0.3, name=f"{name}_act")(x)
+        x = layers.Dropout(0.3, name=f"{name}_drop")(x)
+    features = layers.Flatten(name="flatten")(x)
+    logit = layers.Dense(1, kernel_initializer=init, name="logit_plain")(features)
+    projection = layers.Embedding(NUM_DIGITS, features.shape[-1], embeddings_initializer=init,
+                                  name="label_projection")(label)
+    agreement = layers.Dot(axes=1, name="label_agreement")([projection, features])
+    logit = layers.Add(dtype=output_dtype, name="logit")([logit, agreement])
+    return keras.Model([image, label], logit, name="discriminator")
+
+
+def _quadratic_generator(latent_dim: int, initializer: Initializer, output_dtype):
+    """latent -> Dense 15 ReLU -> Dense 2 (a point (x, y))."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        keras.Input(shape=(latent_dim,), name="z"),
+        layers.Dense(15, activation="relu", kernel_initializer="he_uniform", name="hidden"),
+        layers.Dense(2, dtype=output_dtype, name="image"),
+    ], name="generator")
+
+
+def _quadratic_discriminator(image_shape, initializer: Initializer, output_dtype):
+    """(x, y) -> Dense 25 ReLU -> one logit."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        keras.Input(shape=(2,), name="point"),
+        layers.Dense(25, activation="relu", kernel_initializer="he_uniform", name="hidden"),
+        layers.Dense(1, dtype=output_dtype, name="logit"),
+    ], name="discriminator")

@@ -19,7 +19,7 @@ import numpy as np
 
 from gantool.errors import GantoolError
 from gantool.runtime.contract import ModelContract, latents
-from gantool.runtime.files import write_bytes_atomic
+from gantool.runtime.files import check_output_folder, write_bytes_atomic
 from gantool.runtime.images import make_grid, save_gif, save_png
 from gantool.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, read_checkpoint_meta, save_checkpoint
 from gantool.train.config import TrainConfig
@@ -63,24 +63,42 @@ def describe_device() -> tuple[str, bool]:
     return f"CPU ({os.cpu_count()} cores; no GPU visible to TensorFlow)", False
 
 
-def epoch_dataset(images: np.ndarray, config: TrainConfig, epoch: int):
+# Real points drawn per epoch of the quadratic toy when --steps-per-epoch is not given.
+QUADRATIC_EPOCH_POINTS = 25_600
+
+
+def epoch_dataset(images: np.ndarray, config: TrainConfig, epoch: int, labels: np.ndarray | None = None):
     """tf.data pipeline for one epoch: scale to [-1, 1], cache, shuffle by (seed, epoch), batch, prefetch.
 
+    With ``labels`` (a conditional GAN) each element is ``(image, label)``.
     The last ragged batch is dropped so every step sees equal real and fake counts.
     """
     import tensorflow as tf
 
     shuffle_seed = int(np.random.default_rng([config.seed, epoch]).integers(2**31 - 1))
+    scaled = tf.data.Dataset.from_tensor_slices(images[..., None]).map(
+        lambda x: (tf.cast(x, tf.float32) - 127.5) / 127.5, num_parallel_calls=tf.data.AUTOTUNE)
+    if labels is not None:
+        scaled = tf.data.Dataset.zip((scaled, tf.data.Dataset.from_tensor_slices(labels.astype(np.int32))))
     dataset = (
-        tf.data.Dataset.from_tensor_slices(images[..., None])
-        .map(lambda x: (tf.cast(x, tf.float32) - 127.5) / 127.5, num_parallel_calls=tf.data.AUTOTUNE)
-        .cache()
+        scaled.cache()
         .shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=False)
         .batch(config.batch_size, drop_remainder=True)
     )
     if config.steps_per_epoch:
         dataset = dataset.take(config.steps_per_epoch)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def quadratic_dataset(config: TrainConfig, epoch: int):
+    """One epoch of fresh real points (x, x^2), drawn from (seed, epoch)."""
+    import tensorflow as tf
+
+    from gantool.runtime.points import real_points
+
+    steps = config.steps_per_epoch or QUADRATIC_EPOCH_POINTS // config.batch_size
+    points = real_points(steps * config.batch_size, np.random.default_rng([config.seed, epoch]))
+    return tf.data.Dataset.from_tensor_slices(points).batch(config.batch_size, drop_remainder=True)
 
 
 def build_gan(config: TrainConfig, on_gpu: bool):
@@ -95,10 +113,11 @@ def build_gan(config: TrainConfig, on_gpu: bool):
     else:
         keras.mixed_precision.set_global_policy("float32")
     keras.utils.set_random_seed(config.seed)
-    generator = build_generator(config.latent_dim, config.initializer, output_dtype="float32")
-    discriminator = build_discriminator(initializer=config.initializer, output_dtype="float32")
+    generator = build_generator(config.latent_dim, config.initializer, output_dtype="float32", arch=config.arch)
+    discriminator = build_discriminator(initializer=config.initializer, output_dtype="float32", arch=config.arch,
+                                        aux_classes=10 if config.aux_weight else 0)
     gan = GAN(generator, discriminator, config.latent_dim, config.seed, config.label_smoothing, config.ema_decay,
-              config.d_steps)
+              config.d_steps, num_classes=config.spec.num_classes, aux_weight=config.aux_weight)
 
     def adam(lr):
         opt = keras.optimizers.Adam(learning_rate=lr, beta_1=config.beta1)
@@ -112,6 +131,13 @@ def build_gan(config: TrainConfig, on_gpu: bool):
     return gan
 
 
+def set_learning_rates(gan, config: TrainConfig, epoch: int) -> None:
+    """Apply the learning-rate schedule for 0-based ``epoch`` (a pure function of config and epoch)."""
+    scale = config.lr_scale(epoch)
+    gan.d_optimizer.learning_rate.assign(config.discriminator_lr * scale)
+    gan.g_optimizer.learning_rate.assign(config.lr * scale)
+
+
 def float32_generator(gan, config: TrainConfig):
     """A float32 copy of the trained generator (for saving and export, whatever the training policy)."""
     import keras
@@ -121,20 +147,29 @@ def float32_generator(gan, config: TrainConfig):
     policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
-        clean = build_generator(config.latent_dim, config.initializer)
+        clean = build_generator(config.latent_dim, config.initializer, arch=config.arch)
     finally:
         keras.mixed_precision.set_global_policy(policy)
     clean.set_weights([np.asarray(w, dtype=np.float32) for w in gan.inference_weights()])
     if config.ema_decay:
-        recalibrate_batchnorm(clean, config.latent_dim)
+        recalibrate_batchnorm(clean, config.latent_dim, config.spec.num_classes)
     return clean
+
+
+def generator_inputs(z: np.ndarray, num_classes: int, labels: np.ndarray | None = None):
+    """What a Keras generator takes: ``z``, or ``[z, labels]`` for a conditional one (default labels)."""
+    if not num_classes:
+        return z
+    from gantool.runtime.contract import default_labels
+
+    return [z, default_labels(len(z), num_classes) if labels is None else labels]
 
 
 RECALIBRATION_SEED = 12345
 RECALIBRATION_COUNT = 4096
 
 
-def recalibrate_batchnorm(generator, latent_dim: int) -> None:
+def recalibrate_batchnorm(generator, latent_dim: int, num_classes: int = 0) -> None:
     """Recompute every BatchNorm's moving statistics for the generator's current weights.
 
     Averaged (EMA) weights do not match averaged BatchNorm statistics: measured on
@@ -149,14 +184,18 @@ def recalibrate_batchnorm(generator, latent_dim: int) -> None:
     for layer in layers:
         layer.momentum = 0.0
     try:
-        generator(latents(RECALIBRATION_COUNT, latent_dim, RECALIBRATION_SEED), training=True)
+        z = latents(RECALIBRATION_COUNT, latent_dim, RECALIBRATION_SEED)
+        generator(generator_inputs(z, num_classes), training=True)
     finally:
         for layer, momentum in zip(layers, momenta):
             layer.momentum = momentum
 
 
 def model_contract(config: TrainConfig) -> ModelContract:
-    return ModelContract(latent_dim=config.latent_dim, image_shape=(28, 28, 1), arch=config.arch, training=config.to_dict())
+    spec = config.spec
+    return ModelContract(latent_dim=config.latent_dim, output_shape=spec.output_shape, value_range=spec.value_range,
+                         arch=config.arch, output_kind=spec.output_kind, num_classes=spec.num_classes,
+                         dataset=spec.dataset, training=config.to_dict())
 
 
 def _save_keras(model, path: Path) -> None:
@@ -166,34 +205,67 @@ def _save_keras(model, path: Path) -> None:
         model.save(tmp)
 
 
+# Figures logged per evaluated epoch, by output kind; the first one picks best.keras (lower is better).
+EVAL_FIGURES = {"image": EVAL_NAMES, "points": ("mean_abs_error", "coverage")}
+CONDITIONAL_FIGURES = ("class_accuracy",)
+QUADRATIC_PLOT_COUNT = 1000
+
+
 class EpochWriter:
-    """Writes what every epoch leaves behind: grid, metrics row, TensorBoard scalars."""
+    """Writes what every epoch leaves behind: grid (or scatter plot), metrics row, TensorBoard scalars."""
 
     def __init__(self, run: RunDir, config: TrainConfig) -> None:
         import tensorflow as tf
 
         self.run = run
         self.config = config
-        self.grid_latents = latents(GRID_COUNT, config.latent_dim, config.grid_seed)
         self.contract = model_contract(config)
+        self.num_classes = self.contract.num_classes
+        if self.contract.is_image:
+            # A conditional grid has one row of 8 per class; an unconditional one 8 x 8.
+            count = 8 * self.num_classes if self.num_classes else GRID_COUNT
+            self.grid_latents = latents(count, config.latent_dim, config.grid_seed)
+            self.grid_labels = np.repeat(np.arange(self.num_classes), 8).astype(np.int32) if self.num_classes else None
+        else:
+            self.grid_latents = latents(QUADRATIC_PLOT_COUNT, config.latent_dim, config.grid_seed)
+            self.grid_labels = None
         self.summary = tf.summary.create_file_writer(str(run.tensorboard))
         self.judge = None
-        if config.eval_every:
+        if config.eval_every and self.contract.is_image:
             from gantool.runtime.evaluate import load_judge
 
             self.judge = load_judge()
 
+    @property
+    def figure_names(self) -> tuple[str, ...]:
+        names = EVAL_FIGURES[self.contract.output_kind]
+        return names + CONDITIONAL_FIGURES if self.num_classes else names
+
+    def _run(self, generator, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        out = [np.asarray(generator(generator_inputs(z[i : i + 500], self.num_classes,
+                                                     None if labels is None else labels[i : i + 500]),
+                                    training=False), dtype=np.float32) for i in range(0, len(z), 500)]
+        return np.concatenate(out)
+
+    def _picture(self, generator, epoch: int) -> np.ndarray:
+        outputs = self._run(generator, self.grid_latents, self.grid_labels)
+        if self.contract.is_image:
+            return make_grid(self.contract.to_uint8(outputs), cols=8, scale=2)
+        from gantool.runtime.points import real_points, scatter_plot
+
+        real = real_points(QUADRATIC_PLOT_COUNT, np.random.default_rng(self.config.grid_seed))
+        return scatter_plot(outputs, real, title=f"epoch {epoch}")
+
     def write(self, gan, epoch: int, logs: dict, seconds: float) -> dict:
         generator = float32_generator(gan, self.config)
-        images = np.asarray(generator(self.grid_latents, training=False), dtype=np.float32)
-        save_png(self.run.grid(epoch), make_grid(self.contract.to_uint8(images), cols=8, scale=2))
+        save_png(self.run.grid(epoch), self._picture(generator, epoch))
         row = {"epoch": epoch, **{k: float(logs[k]) for k in METRIC_NAMES}, "seconds": round(seconds, 2)}
         row.update(self._evaluate(generator, epoch))
         self._append_metrics(row)
         import tensorflow as tf
 
         with self.summary.as_default(step=epoch):
-            for key in METRIC_NAMES + EVAL_NAMES:
+            for key in METRIC_NAMES + self.figure_names:
                 if row.get(key) not in (None, ""):
                     tf.summary.scalar(key, float(row[key]))
         self.summary.flush()
@@ -201,21 +273,33 @@ class EpochWriter:
             _save_keras(generator, self.run.epochs / f"generator_epoch_{epoch:04d}.keras")
         return row
 
-    def _evaluate(self, generator, epoch: int) -> dict:
-        """Classifier figures every ``eval_every`` epochs; keep the lowest-FID generator as best.keras."""
-        if not self.config.eval_every or epoch % self.config.eval_every:
-            return {key: "" for key in EVAL_NAMES} if self.config.eval_every else {}
+    def _figures(self, generator) -> dict:
+        z = latents(self.config.eval_count, self.config.latent_dim, EVAL_SEED)
+        if not self.contract.is_image:
+            from gantool.runtime.points import quadratic_quality
+
+            quality = quadratic_quality(self._run(generator, z))
+            return {"mean_abs_error": quality.mean_abs_error, "coverage": quality.coverage}
         from gantool.runtime.evaluate import evaluate_images
 
-        z = latents(self.config.eval_count, self.config.latent_dim, EVAL_SEED)
-        images = np.concatenate([np.asarray(generator(z[i : i + 500], training=False)) for i in range(0, len(z), 500)])
-        result = evaluate_images(images, *self.judge)
-        figures = {key: round(float(getattr(result, key)), 5) for key in EVAL_NAMES}
+        labels = self.contract.default_labels(len(z))
+        result = evaluate_images(self._run(generator, z, labels), *self.judge, labels=labels)
+        return {key: getattr(result, key) for key in self.figure_names}
+
+    def _evaluate(self, generator, epoch: int) -> dict:
+        """Quality figures every ``eval_every`` epochs; keep the best generator (lowest first figure) as best.keras."""
+        names = self.figure_names
+        if not self.config.eval_every or epoch % self.config.eval_every:
+            return {key: "" for key in names} if self.config.eval_every else {}
+        figures = {key: round(float(value), 5) for key, value in self._figures(generator).items()}
+        key = names[0]
         best = json.loads(self.run.best_info.read_text()) if self.run.best_info.exists() else None
-        if best is None or best["epoch"] > epoch or figures["fid"] < best["fid"]:
+        if best is None or best["epoch"] > epoch or figures[key] < best.get(key, float("inf")):
             _save_keras(generator, self.run.best)
-            write_bytes_atomic(self.run.best_info, json.dumps({"epoch": epoch, "count": len(z), **figures}).encode())
+            write_bytes_atomic(self.run.best_info, json.dumps(
+                {"epoch": epoch, "count": self.config.eval_count, **figures}).encode())
         return figures
+
     def _append_metrics(self, row: dict) -> None:
         rows = read_metrics(self.run.metrics, up_to_epoch=row["epoch"] - 1) + [row]
         buffer = io.StringIO()
@@ -236,7 +320,7 @@ def read_metrics(path: Path, up_to_epoch: int | None = None) -> list[dict]:
 
 
 def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool = False, log=print) -> RunDir:
-    """Train the DCGAN described by ``config`` into the run folder ``out``.
+    """Train the GAN described by ``config`` (any arch of :mod:`gantool.train.archs`) into the run folder ``out``.
 
     Raises:
         GantoolError: bad data, an existing run without ``--resume``, or a checkpoint
@@ -245,14 +329,27 @@ def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool 
     from gantool.train.mnist import load_mnist
 
     run = RunDir(Path(out))
+    check_output_folder(run.root)
     if run.checkpoint.exists() and not resume:
         raise GantoolError(f"{run.root} already holds a training run; pass --resume to continue it or choose another --out")
     if resume:
         saved_epoch, saved_config = read_checkpoint_meta(run.checkpoint)
         config.check_resumable_from(saved_config)
-        if saved_epoch >= config.epochs:
+        # A run killed after its last checkpoint but before generator.keras and the GIF (written
+        # last) were (re)written is not finished: resuming it writes them from that checkpoint.
+        finished = all(path.is_file() and path.stat().st_mtime_ns >= run.checkpoint.stat().st_mtime_ns
+                       for path in (run.generator, run.gif))
+        if saved_epoch > config.epochs or (saved_epoch == config.epochs and finished):
             raise GantoolError(f"{run.root} already finished {saved_epoch} epochs; raise --epochs to train further")
-    mnist = load_mnist(data)
+        if config.lr_decay_start != saved_config.lr_decay_start and min(
+                config.lr_decay_start or saved_epoch, saved_config.lr_decay_start or saved_epoch) < saved_epoch:
+            raise GantoolError(f"--lr-decay-start can only change to an epoch >= {saved_epoch}, the epochs already trained")
+    spec = config.spec
+    mnist = load_mnist(data) if spec.dataset == "mnist" else None
+    labels = mnist.y_train if mnist is not None and (spec.num_classes or config.aux_weight) else None
+    if mnist is not None and config.batch_size > len(mnist.x_train):  # else every epoch has no step
+        raise GantoolError(f"--batch-size {config.batch_size} is larger than the {len(mnist.x_train)} training images "
+                           f"in {mnist.source}; lower it")
     for folder in (run.root, run.samples, run.checkpoint.parent, run.epochs):
         folder.mkdir(parents=True, exist_ok=True)
 
@@ -261,7 +358,8 @@ def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool 
     device, on_gpu = describe_device()
     if not on_gpu:
         tf.config.experimental.enable_op_determinism()
-    log(f"Training {config.arch} on {device}; data {mnist.source} ({len(mnist.x_train)} images)")
+    source = f"{mnist.source} ({len(mnist.x_train)} images)" if mnist is not None else "points (x, x^2), fresh each epoch"
+    log(f"Training {config.arch} on {device}; data {source}")
     gan = build_gan(config, on_gpu)
     start_epoch = load_checkpoint(run.checkpoint, gan.state_objects()) if resume else 0
     if resume:
@@ -273,11 +371,14 @@ def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool 
     verbose = 1 if sys.stdout.isatty() else 2
     for epoch in range(start_epoch, config.epochs):
         started = time.perf_counter()
-        history = gan.fit(epoch_dataset(mnist.x_train, config, epoch), epochs=epoch + 1, initial_epoch=epoch, verbose=verbose, shuffle=False)
+        set_learning_rates(gan, config, epoch)
+        dataset = (epoch_dataset(mnist.x_train, config, epoch, labels) if mnist is not None
+                   else quadratic_dataset(config, epoch))
+        history = gan.fit(dataset, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose, shuffle=False)
         logs = {k: v[-1] for k, v in history.history.items()}
         row = writer.write(gan, epoch + 1, logs, time.perf_counter() - started)
         save_checkpoint(run.checkpoint, gan.state_objects(), epoch + 1, config)
-        quality = f" FID {row['fid']:.2f} score {row['mnist_score']:.2f} KL {row['class_kl']:.3f}" if row.get("fid") != "" and "fid" in row else ""
+        quality = "".join(f" {key} {row[key]:.3f}" for key in writer.figure_names if row.get(key) not in (None, ""))
         log(f"epoch {epoch + 1}/{config.epochs}: d_loss {row['d_loss']:.3f} g_loss {row['g_loss']:.3f} "
             f"D(x) {row['d_real']:.2f} D(G(z)) {row['d_fake']:.2f}{quality} ({row['seconds']:.0f} s) -> {run.grid(epoch + 1)}")
     _save_keras(float32_generator(gan, config), run.generator)

@@ -15,6 +15,7 @@ class Backend(Protocol):
     contract: ModelContract
     name: str
 
-    def run(self, z: np.ndarray) -> np.ndarray:
-        """Run one batch: float32 ``(batch, latent_dim)`` -> float32 ``(batch, *image_shape)``."""
+    def run(self, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """Run one batch: float32 ``(batch, latent_dim)`` [+ int32 ``(batch,)`` labels of a conditional
+        model; the contract's default labels when None] -> float32 ``(batch, *output_shape)``."""
         ...

@@ -26,6 +26,15 @@ def _interpreter_class():
     return Interpreter
 
 
+def require_litert() -> None:
+    """Raise :class:`MissingExtraError` now if LiteRT is not installed.
+
+    ``gantool export --format tflite`` validates every file with LiteRT; checking
+    first spares the user the TensorFlow conversion that would fail at the end.
+    """
+    _interpreter_class()
+
+
 def read_metadata(model_bytes: bytes, name: str) -> bytes | None:
     """The payload of metadata entry ``name`` in a TFLite flatbuffer, or None if absent.
 
@@ -85,16 +94,27 @@ class TFLiteBackend:
         return ModelContract.from_json(payload)
 
     def _check_io(self, path: Path) -> tuple[int, int, int | None]:
-        """Input and output tensor indices and the static batch (None if dynamic), checked against the contract."""
+        """Input and output tensor indices and the static batch (None if dynamic), checked against the contract.
+
+        A conditional model's label input is found by name (``self._label``); the latent input is the other one.
+        """
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise ContractError(f"{path}: expected one input and one output, got {len(inputs)} and {len(outputs)}")
+        wanted = 2 if self.contract.conditional else 1
+        if len(inputs) != wanted or len(outputs) != 1:
+            raise ContractError(f"{path}: expected {wanted} input(s) and one output, got {len(inputs)} and {len(outputs)}")
+        self._label = None
+        if self.contract.conditional:
+            labels = [d for d in inputs if self.contract.label_name in d["name"]]
+            if len(labels) != 1 or labels[0]["dtype"] != np.int32:
+                raise ContractError(f"{path}: no int32 input named {self.contract.label_name!r} for the class label")
+            self._label = labels[0]["index"]
+            inputs = [d for d in inputs if d["index"] != self._label]
         in_shape = tuple(int(d) for d in inputs[0]["shape_signature"])
         out_shape = tuple(int(d) for d in outputs[0]["shape_signature"])
-        if in_shape[1:] != (self.contract.latent_dim,) or out_shape[1:] != self.contract.image_shape:
+        if in_shape[1:] != (self.contract.latent_dim,) or out_shape[1:] != self.contract.output_shape:
             raise ContractError(
                 f"{path}: graph maps {in_shape} -> {out_shape}, contract says latent_dim "
-                f"{self.contract.latent_dim} -> {self.contract.image_shape}"
+                f"{self.contract.latent_dim} -> {self.contract.output_shape}"
             )
         if inputs[0]["dtype"] != np.float32 or outputs[0]["dtype"] != np.float32:
             raise ContractError(f"{path}: expected float32 input and output, got {inputs[0]['dtype']} and {outputs[0]['dtype']}")
@@ -102,30 +122,38 @@ class TFLiteBackend:
         static_batch = in_shape[0] if in_shape[0] > 0 else None
         return inputs[0]["index"], outputs[0]["index"], static_batch
 
-    def _invoke(self, z: np.ndarray) -> np.ndarray:
+    def _invoke(self, z: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
         if z.shape[0] != self._batch:
             # Shapes are fixed at allocation time; re-plan only when the batch changes.
             self.interpreter.resize_tensor_input(self._input, list(z.shape), strict=False)
+            if self._label is not None:
+                self.interpreter.resize_tensor_input(self._label, [z.shape[0]], strict=False)
             self.interpreter.allocate_tensors()
             self._batch = z.shape[0]
         self.interpreter.set_tensor(self._input, z)
+        if self._label is not None:
+            self.interpreter.set_tensor(self._label, labels)
         self.interpreter.invoke()
         return self.interpreter.get_tensor(self._output)
 
-    def run(self, z: np.ndarray) -> np.ndarray:
+    def run(self, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         z = np.ascontiguousarray(z, dtype=np.float32)
+        labels = self.contract.check_labels(labels, len(z)) if self.contract.conditional else None
         size = self._static_batch
         if size is None:
-            return self._invoke(z)
+            return self._invoke(z, labels)
         # A static-batch model runs the batch in chunks of its size; the last one is zero-padded.
-        images = np.empty((len(z), *self.contract.image_shape), dtype=np.float32)
+        out = np.empty((len(z), *self.contract.output_shape), dtype=np.float32)
         for start in range(0, len(z), size):
             chunk = z[start : start + size]
+            chunk_labels = None if labels is None else labels[start : start + size]
             count = len(chunk)
             if count < size:
                 chunk = np.concatenate([chunk, np.zeros((size - count, z.shape[1]), dtype=np.float32)])
-            images[start : start + count] = self._invoke(chunk)[:count]
-        return images
+                if chunk_labels is not None:
+                    chunk_labels = np.concatenate([chunk_labels, np.zeros(size - count, dtype=np.int32)])
+            out[start : start + count] = self._invoke(chunk, chunk_labels)[:count]
+        return out
 
 
 def open_model(path: Path, threads: int | None = None, spin_wait: bool = True) -> TFLiteBackend:
