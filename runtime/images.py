@@ -76,7 +76,10 @@ def save_gif(path: str | os.PathLike[str], frames: Sequence[str | os.PathLike[st
 
     if not frames:
         raise GantoolError("no frames to animate")
-    images = [Image.open(frame).convert("L") for frame in frames]
+    # Grids of digits are grey; scatter plots keep their colours (GIF palettes hold 256 of them).
+    opened = [Image.open(frame) for frame in frames]
+    mode = "L" if all(image.mode in ("L", "1") for image in opened) else "RGB"
+    images = [image.convert(mode) for image in opened]
     buffer = io.BytesIO()
     images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
     write_bytes_atomic(path, buffer.getvalue())
