@@ -113,7 +113,8 @@ TRAIN_HELP = (
     "  gantool train --arch mlp --data mnist.npz --epochs 30 --out runs/mlp\n"
     "  gantool train --arch cdcgan --data mnist.npz --epochs 10 --out runs/cdcgan\n"
     "  gantool train --dataset quadratic --out runs/quadratic     # seconds on a CPU\n"
-    "  gantool train --out runs/dcgan --resume --epochs 30"
+    "  gantool train --out runs/dcgan --resume --epochs 30\n"
+    "  scripts/train_default.sh mnist.npz runs/default   # the bundled model's recipe"
 )
 
 
@@ -149,7 +150,9 @@ def train(
     d_steps: Annotated[int, typer.Option(help="Discriminator updates per generator update.")] = 1,
     ema: Annotated[float, typer.Option(help="Save/export a moving average of the generator weights with this decay (e.g. 0.999); 0: off.")] = 0.0,
     lr_decay_start: Annotated[int, typer.Option(help="From this epoch, decay both learning rates linearly to 0 at --epochs (0: constant).")] = 0,
-    aux_weight: Annotated[float, typer.Option(help="Auxiliary digit-class task (CatGAN-style): a 10-way head on the discriminator learns the real labels, the generator is rewarded for confidently classified, class-balanced samples. The generator is unchanged. 0: off.")] = 0.0,
+    aux_weight: Annotated[float, typer.Option(help="Auxiliary digit-class task (CatGAN-style): a 10-way head on the discriminator learns the real labels, the generator is rewarded for confidently classified, class-balanced samples. The generator is unchanged. 0: off. May change between non-zero values at --resume (recorded in config.json).")] = 0.0,
+    aux_fake_weight: Annotated[float, typer.Option(help="With --aux-weight: also train the class head to be uncertain on generated digits (CatGAN's discriminator term), so the generator cannot please it with ambiguous ones. 0: off.")] = 0.0,
+    stop_after: Annotated[Optional[int], typer.Option(help="Stop after this epoch (checkpoint saved) without finishing the --epochs schedule; continue later with --resume.")] = None,
 ) -> None:
     from gantool.errors import GantoolError
     from gantool.train.archs import resolve_arch
@@ -163,11 +166,12 @@ def train(
         label_smoothing=label_smoothing, initializer=init, mixed_precision=mixed_precision,
         steps_per_epoch=steps_per_epoch, keep_epochs=keep_epochs, eval_every=eval_every, eval_count=eval_count,
         ema_decay=ema, d_steps=d_steps, lr_decay_start=lr_decay_start, aux_weight=aux_weight,
+        aux_fake_weight=aux_fake_weight,
     )
     from gantool.train.trainer import train as run_training
 
     try:
-        run = run_training(config, out, data=data, resume=resume, log=typer.echo)
+        run = run_training(config, out, data=data, resume=resume, log=typer.echo, stop_after=stop_after)
     except KeyboardInterrupt:
         # Ctrl-C during a checkpoint save waits for the save (see train.checkpoint), so what is there is whole.
         from gantool.train.trainer import RunDir
@@ -176,6 +180,10 @@ def train(
             raise fail(f"interrupted; every completed epoch is saved in {out}; to continue, run the same command "
                        "again with --resume", 130) from None
         raise fail("interrupted before the first epoch was saved; nothing to resume, run the same command again", 130) from None
+    if stop_after is not None and stop_after < config.epochs:
+        typer.echo(f"Stopped after epoch {stop_after} of {config.epochs}; continue with the same command, "
+                   "--resume and without --stop-after")
+        return
     typer.echo(f"Saved {run.generator} and {run.gif}")
     typer.echo(f"Next: gantool export --format onnx --model {run.root} --out {run.root / 'generator.onnx'}")
 

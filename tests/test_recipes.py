@@ -51,3 +51,56 @@ def test_aux_task_trains_a_class_head_and_leaves_the_generator_alone(tmp_path, f
 def test_aux_task_needs_an_unconditional_mnist_arch(arch):
     with pytest.raises(GantoolError, match="--aux-weight needs an unconditional MNIST arch"):
         TrainConfig.for_arch(arch, aux_weight=1.0)
+
+
+def test_a_later_phase_may_change_the_aux_weight_and_the_change_is_recorded(tmp_path, fixture_npz):
+    """The bundled recipe's second phase: stop part-way, resume with a stronger class task."""
+    from gantool.export.source import load_source
+    from gantool.train.trainer import train
+
+    base = dict(batch_size=32, steps_per_epoch=1, seed=3, lr_decay_start=1)
+    quiet = dict(data=str(fixture_npz), log=lambda *_: None)
+    train(TrainConfig(epochs=3, aux_weight=1.0, **base), tmp_path, stop_after=2, **quiet)
+    assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 1 + 2
+    with pytest.raises(GantoolError, match="--stop-after 2 has nothing to do"):
+        train(TrainConfig(epochs=3, aux_weight=1.0, **base), tmp_path, resume=True, stop_after=2, **quiet)
+    with pytest.raises(GantoolError, match="class head"):
+        train(TrainConfig(epochs=4, aux_weight=0.0, **base), tmp_path, resume=True, **quiet)
+    train(TrainConfig(epochs=4, aux_weight=3.0, **base), tmp_path, resume=True, **quiet)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    expected = [{"after_epoch": 2, "changed": {"epochs": [3, 4], "aux_weight": [1.0, 3.0]}}]
+    assert saved["resumes"] == expected and saved["contract"]["training"]["resumes"] == expected
+    assert saved["training"]["aux_weight"] == 3.0
+    assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 1 + 4
+    # The history travels with the model into exports.
+    _, contract, _ = load_source(tmp_path)
+    assert contract.training["resumes"] == expected
+
+
+def test_stop_after_must_be_inside_the_schedule(tmp_path):
+    from gantool.train.trainer import train
+
+    with pytest.raises(GantoolError, match="--stop-after must be an epoch in \\[1, --epochs=3\\]"):
+        train(TrainConfig(epochs=3), tmp_path, stop_after=4, log=lambda *_: None)
+
+
+def test_fake_class_term_needs_the_class_task():
+    with pytest.raises(GantoolError, match="--aux-fake-weight needs --aux-weight > 0"):
+        TrainConfig(aux_fake_weight=1.0)
+
+
+def test_fake_class_term_enters_the_discriminator_loss(tmp_path, fixture_npz):
+    """Same seed and data, with and without CatGAN's discriminator-side term: only the D loss differs at step 1."""
+    from gantool.train.trainer import train
+
+    rows = {}
+    for weight in (0.0, 2.0):
+        config = TrainConfig(epochs=1, batch_size=32, steps_per_epoch=1, seed=4, aux_weight=1.0, aux_fake_weight=weight)
+        folder = tmp_path / str(weight)
+        train(config, folder, data=str(fixture_npz), log=lambda *_: None)
+        header, row = (folder / "metrics.csv").read_text().splitlines()[:2]
+        rows[weight] = dict(zip(header.split(","), row.split(",")))
+        assert json.loads((folder / "config.json").read_text())["training"]["aux_fake_weight"] == weight
+    # The term is -2 x the class head's entropy on fakes (at most ln 10 = 2.30 nats), so it lowers the loss.
+    gap = float(rows[0.0]["d_loss"]) - float(rows[2.0]["d_loss"])
+    assert 0.0 < gap <= 2 * 2.31

@@ -47,6 +47,11 @@ class TrainConfig:
             digits' labels, and the generator is rewarded for samples that head classifies
             confidently (low per-sample entropy) while using every class evenly (high entropy of
             the batch's mean prediction). The generator itself is unchanged; 0: off.
+        aux_fake_weight: weight of CatGAN's discriminator-side class term: the class head is also
+            trained to be uncertain (high entropy) on generated digits, so the generator earns a
+            confident class only with digits the head cannot tell from real ones. Without it the
+            generator learns to please the head with digits an independent classifier finds
+            ambiguous. Needs aux_weight > 0; 0: off.
         lr_decay_start: from this epoch on, both learning rates fall linearly, epoch by epoch,
             to reach 0 after the last epoch (0: constant rates). Annealing lets the generator
             settle instead of orbiting the equilibrium.
@@ -71,6 +76,7 @@ class TrainConfig:
     d_steps: int = 1
     lr_decay_start: int = 0
     aux_weight: float = 0.0
+    aux_fake_weight: float = 0.0
     arch: str = "dcgan"
 
     def __post_init__(self) -> None:
@@ -101,6 +107,10 @@ class TrainConfig:
         spec = arch_spec(self.arch)
         if not 0 <= self.aux_weight <= 10:
             raise GantoolError(f"--aux-weight must be in [0, 10], got {self.aux_weight}")
+        if not 0 <= self.aux_fake_weight <= 10:
+            raise GantoolError(f"--aux-fake-weight must be in [0, 10], got {self.aux_fake_weight}")
+        if self.aux_fake_weight and not self.aux_weight:
+            raise GantoolError("--aux-fake-weight needs --aux-weight > 0 (it trains the discriminator's class head)")
         if self.aux_weight and (spec.dataset != "mnist" or spec.num_classes):
             raise GantoolError(f"--aux-weight needs an unconditional MNIST arch (dcgan, mlp), not {self.arch}")
         object.__setattr__(self, "initializer", Initializer(self.initializer))
@@ -131,6 +141,11 @@ class TrainConfig:
             return 1.0
         return (self.epochs - epoch) / (self.epochs - self.lr_decay_start + 1)
 
+    def recipe_changes(self, saved: TrainConfig) -> dict[str, list]:
+        """``{field: [before, after]}`` for the recipe fields a resumption changes (see ``RECIPE_CHANGES``)."""
+        return {name: [getattr(saved, name), getattr(self, name)] for name in self.RECIPE_CHANGES
+                if getattr(saved, name) != getattr(self, name)}
+
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["initializer"] = self.initializer.value
@@ -147,13 +162,24 @@ class TrainConfig:
         except TypeError as exc:
             raise CheckpointError(f"saved training config is malformed ({exc})") from None
 
-    # Fields that may change between a run and its resumption without changing the model.
+    # Fields that may change between a run and its resumption without changing the model's shape.
     # lr_decay_start may be set when a run is extended: the epochs already trained ran at full rate
     # either way as long as it is not below the checkpoint's epoch (checked in the trainer).
-    RESUMABLE_CHANGES = ("epochs", "keep_epochs", "steps_per_epoch", "eval_every", "eval_count", "lr_decay_start")
+    # aux_weight may change between two non-zero values, aux_fake_weight freely (a later phase that
+    # plays the class game differently); the trainer records every such change in config.json under "resumes".
+    RESUMABLE_CHANGES = ("epochs", "keep_epochs", "steps_per_epoch", "eval_every", "eval_count", "lr_decay_start",
+                         "aux_weight", "aux_fake_weight")
+    # Of those, the ones that change what the remaining epochs compute (recorded when they change).
+    RECIPE_CHANGES = ("epochs", "lr_decay_start", "aux_weight", "aux_fake_weight")
 
     def check_resumable_from(self, saved: TrainConfig) -> None:
         """Refuse to resume a checkpoint trained with a different recipe."""
+        if bool(self.aux_weight) != bool(saved.aux_weight):
+            raise CheckpointError(
+                f"cannot resume: --aux-weight {self.aux_weight} would {'add' if self.aux_weight else 'remove'} the "
+                f"discriminator's class head the checkpoint was trained {'without' if self.aux_weight else 'with'}; "
+                "only a change between two non-zero weights can resume"
+            )
         for field in dataclasses.fields(self):
             if field.name in self.RESUMABLE_CHANGES:
                 continue

@@ -15,10 +15,13 @@ class GAN(keras.Model):
     """Generator + discriminator trained adversarially with BCE on logits."""
 
     def __init__(self, generator, discriminator, latent_dim: int, seed: int, label_smoothing: float = 0.0,
-                 ema_decay: float = 0.0, d_steps: int = 1, num_classes: int = 0, aux_weight: float = 0.0):
+                 ema_decay: float = 0.0, d_steps: int = 1, num_classes: int = 0, aux_weight: float = 0.0,
+                 aux_fake_weight: float = 0.0):
         super().__init__()
-        # aux_weight > 0: the discriminator also returns class logits (TrainConfig.aux_weight).
+        # aux_weight > 0: the discriminator also returns class logits (TrainConfig.aux_weight);
+        # aux_fake_weight > 0: that head is pushed towards uncertainty on fakes (TrainConfig.aux_fake_weight).
         self.aux_weight = aux_weight
+        self.aux_fake_weight = aux_fake_weight
         # num_classes > 0: a conditional GAN; batches are (samples, labels), fakes get uniform labels.
         self.num_classes = num_classes
         self.d_steps = d_steps
@@ -63,10 +66,16 @@ class GAN(keras.Model):
             return tf.cast(outputs[0], tf.float32), tf.cast(outputs[1], tf.float32)
         return tf.cast(outputs, tf.float32), None
 
+    @staticmethod
+    def _mean_entropy(class_logits):
+        """Mean per-sample entropy of the class prediction (nats)."""
+        probs = tf.nn.softmax(class_logits)
+        return -tf.reduce_mean(tf.reduce_sum(probs * tf.math.log(probs + 1e-8), axis=1))
+
     def _class_reward(self, class_logits):
         """CatGAN's generator term: mean per-sample entropy minus the entropy of the mean prediction."""
         probs = tf.nn.softmax(class_logits)
-        per_sample = -tf.reduce_mean(tf.reduce_sum(probs * tf.math.log(probs + 1e-8), axis=1))
+        per_sample = self._mean_entropy(class_logits)
         mean = tf.reduce_mean(probs, axis=0)
         marginal = -tf.reduce_sum(mean * tf.math.log(mean + 1e-8))
         return per_sample - marginal
@@ -87,11 +96,13 @@ class GAN(keras.Model):
             with tf.GradientTape() as tape:
                 fake_images = self._generate(batch, fake_labels)
                 real_logits, real_classes = self._judge(real_images, judge_labels)
-                fake_logits, _ = self._judge(fake_images, fake_labels)
+                fake_logits, fake_classes = self._judge(fake_images, fake_labels)
                 d_loss = self.bce(real_target, real_logits) + self.bce(tf.zeros_like(fake_logits), fake_logits)
                 if self.aux_weight:
                     d_loss += self.aux_weight * tf.reduce_mean(
                         tf.keras.losses.sparse_categorical_crossentropy(real_labels, real_classes, from_logits=True))
+                if self.aux_fake_weight:
+                    d_loss -= self.aux_fake_weight * self._mean_entropy(fake_classes)
                 scaled = self.d_optimizer.scale_loss(d_loss)
             grads = tape.gradient(scaled, self.discriminator.trainable_variables)
             self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))

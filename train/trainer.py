@@ -117,7 +117,8 @@ def build_gan(config: TrainConfig, on_gpu: bool):
     discriminator = build_discriminator(initializer=config.initializer, output_dtype="float32", arch=config.arch,
                                         aux_classes=10 if config.aux_weight else 0)
     gan = GAN(generator, discriminator, config.latent_dim, config.seed, config.label_smoothing, config.ema_decay,
-              config.d_steps, num_classes=config.spec.num_classes, aux_weight=config.aux_weight)
+              config.d_steps, num_classes=config.spec.num_classes, aux_weight=config.aux_weight,
+              aux_fake_weight=config.aux_fake_weight)
 
     def adam(lr):
         opt = keras.optimizers.Adam(learning_rate=lr, beta_1=config.beta1)
@@ -191,11 +192,32 @@ def recalibrate_batchnorm(generator, latent_dim: int, num_classes: int = 0) -> N
             layer.momentum = momentum
 
 
-def model_contract(config: TrainConfig) -> ModelContract:
+def model_contract(config: TrainConfig, resumes: list | None = None) -> ModelContract:
+    """The contract of the run's generator; ``resumes`` (recipe changes at resumptions) joins its training record."""
     spec = config.spec
+    training = config.to_dict()
+    if resumes:
+        training["resumes"] = resumes
     return ModelContract(latent_dim=config.latent_dim, output_shape=spec.output_shape, value_range=spec.value_range,
                          arch=config.arch, output_kind=spec.output_kind, num_classes=spec.num_classes,
-                         dataset=spec.dataset, training=config.to_dict())
+                         dataset=spec.dataset, training=training)
+
+
+def _resume_history(run: RunDir, epoch: int, config: TrainConfig, saved: TrainConfig) -> list:
+    """The run's earlier recipe changes (from config.json) plus this resumption's, if it changes the recipe.
+
+    A run whose recipe changed part-way (e.g. a later phase with a stronger --aux-weight) is only
+    reproducible with that history, so it travels in config.json and in every export's contract.
+    """
+    try:
+        history = json.loads(run.config.read_text()).get("resumes", [])
+    except (OSError, ValueError, AttributeError):
+        history = []
+    history = [entry for entry in history if isinstance(entry, dict) and entry.get("after_epoch", 0) < epoch]
+    changed = config.recipe_changes(saved)
+    if changed:
+        history.append({"after_epoch": epoch, "changed": changed})
+    return history
 
 
 def _save_keras(model, path: Path) -> None:
@@ -319,8 +341,12 @@ def read_metrics(path: Path, up_to_epoch: int | None = None) -> list[dict]:
     return [r for r in rows if up_to_epoch is None or int(r["epoch"]) <= up_to_epoch]
 
 
-def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool = False, log=print) -> RunDir:
+def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool = False, log=print,
+          stop_after: int | None = None) -> RunDir:
     """Train the GAN described by ``config`` (any arch of :mod:`gantool.train.archs`) into the run folder ``out``.
+
+    ``stop_after`` ends the session after that epoch's checkpoint, on the full ``config.epochs``
+    schedule (learning-rate decay included), so that ``resume`` later continues the same run.
 
     Raises:
         GantoolError: bad data, an existing run without ``--resume``, or a checkpoint
@@ -330,6 +356,8 @@ def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool 
 
     run = RunDir(Path(out))
     check_output_folder(run.root)
+    if stop_after is not None and not 0 < stop_after <= config.epochs:
+        raise GantoolError(f"--stop-after must be an epoch in [1, --epochs={config.epochs}], got {stop_after}")
     if run.checkpoint.exists() and not resume:
         raise GantoolError(f"{run.root} already holds a training run; pass --resume to continue it or choose another --out")
     if resume:
@@ -341,6 +369,8 @@ def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool 
                        for path in (run.generator, run.gif))
         if saved_epoch > config.epochs or (saved_epoch == config.epochs and finished):
             raise GantoolError(f"{run.root} already finished {saved_epoch} epochs; raise --epochs to train further")
+        if stop_after is not None and stop_after <= saved_epoch:
+            raise GantoolError(f"{run.root} already trained {saved_epoch} epochs; --stop-after {stop_after} has nothing to do")
         if config.lr_decay_start != saved_config.lr_decay_start and min(
                 config.lr_decay_start or saved_epoch, saved_config.lr_decay_start or saved_epoch) < saved_epoch:
             raise GantoolError(f"--lr-decay-start can only change to an epoch >= {saved_epoch}, the epochs already trained")
@@ -364,12 +394,14 @@ def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool 
     start_epoch = load_checkpoint(run.checkpoint, gan.state_objects()) if resume else 0
     if resume:
         log(f"Resumed from {run.checkpoint} after epoch {start_epoch}")
+    resumes = _resume_history(run, start_epoch, config, saved_config) if resume else []
     write_bytes_atomic(run.config, json.dumps(
-        {"training": config.to_dict(), "contract": model_contract(config).to_dict()}, indent=2
-    ).encode())
+        {"training": config.to_dict(), "contract": model_contract(config, resumes).to_dict(), "resumes": resumes},
+        indent=2).encode())
     writer = EpochWriter(run, config)
     verbose = 1 if sys.stdout.isatty() else 2
-    for epoch in range(start_epoch, config.epochs):
+    last_epoch = config.epochs if stop_after is None else stop_after
+    for epoch in range(start_epoch, last_epoch):
         started = time.perf_counter()
         set_learning_rates(gan, config, epoch)
         dataset = (epoch_dataset(mnist.x_train, config, epoch, labels) if mnist is not None
@@ -382,7 +414,7 @@ def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool 
         log(f"epoch {epoch + 1}/{config.epochs}: d_loss {row['d_loss']:.3f} g_loss {row['g_loss']:.3f} "
             f"D(x) {row['d_real']:.2f} D(G(z)) {row['d_fake']:.2f}{quality} ({row['seconds']:.0f} s) -> {run.grid(epoch + 1)}")
     _save_keras(float32_generator(gan, config), run.generator)
-    frames = [run.grid(e) for e in range(1, config.epochs + 1) if run.grid(e).exists()]
+    frames = [run.grid(e) for e in range(1, last_epoch + 1) if run.grid(e).exists()]
     if frames:
         save_gif(run.gif, frames)
     return run
