@@ -9,7 +9,8 @@ Steps, each with gantool's own code:
 2. judge each file with `gantool eval`'s evaluation (n = --count, seed 0) and
    write the figures, the epoch and the recipe into the file's contract;
 3. install the fp32 file as runtime/assets/default.onnx, and the int8 one as
-   default_int8.onnx only if its classifier-FID is within +10% of fp32's;
+   default_int8.onnx only if it passed its parity bound and its classifier-FID is
+   within +10% of fp32's (else any older default_int8.onnx is removed);
 4. copy the Keras source to tests/golden/generator.keras (then run
    scripts/make_goldens.py).
 """
@@ -65,6 +66,7 @@ def main() -> None:
 
     import keras
 
+    from gantool.export.validate import ParityError
     from gantool.runtime.contract import ModelContract
 
     run_config = json.loads((args.run / "config.json").read_text())
@@ -73,10 +75,16 @@ def main() -> None:
     model = keras.saving.load_model(args.keras, safe_mode=True, compile=False)
     with tempfile.TemporaryDirectory() as tmp:
         fp32, fp32_figures = export_and_judge(model, contract, "onnx/none", Path(tmp), args.count, epoch)
-        int8, int8_figures = export_and_judge(model, contract, "onnx/int8", Path(tmp), args.count, epoch)
+        try:
+            int8, int8_figures = export_and_judge(model, contract, "onnx/int8", Path(tmp), args.count, epoch)
+        except ParityError as exc:  # the int8 file is optional; the fp32 one is not
+            int8, int8_figures = None, {"parity_error": str(exc)}
         print(json.dumps({"fp32": fp32_figures, "int8": int8_figures}, indent=2))
         shutil.copyfile(fp32, ASSETS / "default.onnx")
-        if int8_figures["fid"] <= INT8_FID_MARGIN * fp32_figures["fid"]:
+        if int8 is None:
+            (ASSETS / "default_int8.onnx").unlink(missing_ok=True)
+            print("int8 fails its parity bound: not bundled")
+        elif int8_figures["fid"] <= INT8_FID_MARGIN * fp32_figures["fid"]:
             shutil.copyfile(int8, ASSETS / "default_int8.onnx")
             print("int8 passes its quality bound: bundled as default_int8.onnx")
         else:
