@@ -150,7 +150,7 @@ def train(
     d_steps: Annotated[int, typer.Option(help="Discriminator updates per generator update.")] = 1,
     ema: Annotated[float, typer.Option(help="Save/export a moving average of the generator weights with this decay (e.g. 0.999); 0: off.")] = 0.0,
     lr_decay_start: Annotated[int, typer.Option(help="From this epoch, decay both learning rates linearly to 0 at --epochs (0: constant).")] = 0,
-    aux_weight: Annotated[float, typer.Option(help="Auxiliary digit-class task (CatGAN-style): a 10-way head on the discriminator learns the real labels, the generator is rewarded for confidently classified, class-balanced samples. The generator is unchanged. 0: off. May change between non-zero values at --resume (recorded in config.json).")] = 0.0,
+    aux_weight: Annotated[float, typer.Option(help="Auxiliary digit-class task (CatGAN-style): a 10-way head on the discriminator learns the real labels, the generator is rewarded for confidently classified, class-balanced samples. The generator is unchanged. 0: off. May change between non-zero values at --resume (recorded in the model's contract).")] = 0.0,
     aux_fake_weight: Annotated[float, typer.Option(help="With --aux-weight: also train the class head to be uncertain on generated digits (CatGAN's discriminator term), so the generator cannot please it with ambiguous ones. 0: off.")] = 0.0,
     stop_after: Annotated[Optional[int], typer.Option(help="Stop after this epoch (checkpoint saved) without finishing the --epochs schedule; continue later with --resume.")] = None,
 ) -> None:

@@ -166,7 +166,8 @@ class TrainConfig:
     # lr_decay_start may be set when a run is extended: the epochs already trained ran at full rate
     # either way as long as it is not below the checkpoint's epoch (checked in the trainer).
     # aux_weight may change between two non-zero values, aux_fake_weight freely (a later phase that
-    # plays the class game differently); the trainer records every such change in config.json under "resumes".
+    # plays the class game differently); the trainer records every such change in the contract's
+    # training record ("resumes").
     RESUMABLE_CHANGES = ("epochs", "keep_epochs", "steps_per_epoch", "eval_every", "eval_count", "lr_decay_start",
                          "aux_weight", "aux_fake_weight")
     # Of those, the ones that change what the remaining epochs compute (recorded when they change).

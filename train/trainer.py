@@ -207,11 +207,12 @@ def _resume_history(run: RunDir, epoch: int, config: TrainConfig, saved: TrainCo
     """The run's earlier recipe changes (from config.json) plus this resumption's, if it changes the recipe.
 
     A run whose recipe changed part-way (e.g. a later phase with a stronger --aux-weight) is only
-    reproducible with that history, so it travels in config.json and in every export's contract.
+    reproducible with that history, so it is kept in the contract's training record (config.json),
+    which every export carries.
     """
     try:
-        history = json.loads(run.config.read_text()).get("resumes", [])
-    except (OSError, ValueError, AttributeError):
+        history = json.loads(run.config.read_text())["contract"]["training"].get("resumes", [])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         history = []
     history = [entry for entry in history if isinstance(entry, dict) and entry.get("after_epoch", 0) < epoch]
     changed = config.recipe_changes(saved)
@@ -396,8 +397,7 @@ def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool 
         log(f"Resumed from {run.checkpoint} after epoch {start_epoch}")
     resumes = _resume_history(run, start_epoch, config, saved_config) if resume else []
     write_bytes_atomic(run.config, json.dumps(
-        {"training": config.to_dict(), "contract": model_contract(config, resumes).to_dict(), "resumes": resumes},
-        indent=2).encode())
+        {"training": config.to_dict(), "contract": model_contract(config, resumes).to_dict()}, indent=2).encode())
     writer = EpochWriter(run, config)
     verbose = 1 if sys.stdout.isatty() else 2
     last_epoch = config.epochs if stop_after is None else stop_after
