@@ -7,6 +7,15 @@ per-channel int8 weights and int8 activations calibrated (MinMax) on latents
 drawn with the documented convention. The contract travels over with
 ``quantization="int8"`` and the calibration size.
 
+Fully connected layers (Gemm/MatMul: the generator's latent projection) stay
+in float: quantizing ``z`` itself to 8 bits puts the same rounding noise into
+every pixel, and on a well-trained generator that noise decides the worst
+pixels. Measured on the bundled DCGAN (epoch 36 of the default recipe): max
+|Δ| 0.869 with every layer quantized vs 0.623 with the projection in float on
+the parity latents, 0.844 vs 0.730 on 4,096 others; mean 0.0104 vs 0.0096. The
+projection is 2% of the generator's multiply-adds but half its weights, so the
+file is 2.3x larger than with every layer int8 (still under two thirds of fp32).
+
 onnxruntime's CPU provider fuses QDQ pairs into integer kernels where it has
 them; others (ConvTranspose among them, depending on the version) run in float
 between the Q/DQ nodes, so the file is smaller but not necessarily faster.
@@ -78,11 +87,20 @@ def quantize_proto(float_proto, contract: ModelContract, calibration_size: int):
                     prepared, quantized, _calibration_reader(contract, calibration_size),
                     quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                    nodes_to_exclude=fully_connected(onnx.load(prepared)),
                 )
         except Exception as exc:  # the quantizer raises bare Exceptions, ValueErrors, onnx errors...
             message = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             raise ConversionError(f"onnxruntime int8 quantization failed ({message}); export --quantize none instead") from None
         return onnx.load(quantized)
+
+
+FULLY_CONNECTED = ("Gemm", "MatMul")
+
+
+def fully_connected(proto) -> list[str]:
+    """Names of the fully connected (Gemm/MatMul) nodes, which :func:`quantize_proto` keeps in float."""
+    return [node.name for node in proto.graph.node if node.op_type in FULLY_CONNECTED]
 
 
 @contextlib.contextmanager

@@ -1,6 +1,6 @@
 """Judge every kept epoch of a run (RUN/epochs/generator_epoch_*.keras) with the shipped classifier.
 
-Usage: python scripts/eval_epochs.py RUN_DIR [--count 10000] [--seed 0]
+Usage: python scripts/eval_epochs.py RUN_DIR [--count 10000] [--seed 0] [--from-epoch N]
 
 Generates ``count`` digits per epoch with the Keras generator (training=False, the
 documented latent convention), scores them with gantool.runtime.evaluate, prints
@@ -27,6 +27,7 @@ def main() -> None:
     parser.add_argument("run", type=Path)
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--from-epoch", type=int, default=1, help="skip the epochs before this one")
     args = parser.parse_args()
 
     import keras
@@ -42,6 +43,8 @@ def main() -> None:
             done = {int(r["epoch"]): r for r in csv.DictReader(handle)}
     for path in sorted((args.run / "epochs").glob("generator_epoch_*.keras")):
         epoch = int(path.stem.rsplit("_", 1)[1])
+        if epoch < args.from_epoch:
+            continue
         if epoch not in done:
             model = keras.saving.load_model(path, safe_mode=True, compile=False)
             z = latents(args.count, model.inputs[0].shape[1], args.seed)

@@ -31,6 +31,13 @@ def test_lr_decay_can_only_be_added_for_epochs_not_yet_trained(tmp_path, fixture
     # Extending the run with a decay over the new epochs only is allowed.
     train(TrainConfig(epochs=3, lr_decay_start=2, **base), tmp_path, resume=True, **quiet)
     assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 1 + 3
+    # A warm restart after that decay: the rate jumps back up and decays again over epochs 4-5.
+    restart = TrainConfig(epochs=5, lr_decay_start=3, **base)
+    assert [restart.lr_scale(epoch) for epoch in (2, 3, 4)] == pytest.approx([1.0, 2 / 3, 1 / 3])
+    train(restart, tmp_path, resume=True, **quiet)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["contract"]["training"]["resumes"][-1] == {
+        "after_epoch": 3, "changed": {"epochs": [3, 5], "lr_decay_start": [2, 3]}}
 
 
 def test_aux_task_trains_a_class_head_and_leaves_the_generator_alone(tmp_path, fixture_npz):
@@ -104,3 +111,19 @@ def test_fake_class_term_enters_the_discriminator_loss(tmp_path, fixture_npz):
     # The term is -2 x the class head's entropy on fakes (at most ln 10 = 2.30 nats), so it lowers the loss.
     gap = float(rows[0.0]["d_loss"]) - float(rows[2.0]["d_loss"])
     assert 0.0 < gap <= 2 * 2.31
+
+
+def test_a_later_phase_may_lengthen_the_weight_average(tmp_path, fixture_npz):
+    """--ema may change at --resume between non-zero decays (recorded); turning it off is refused."""
+    from gantool.train.trainer import train
+
+    base = dict(batch_size=32, steps_per_epoch=1, seed=6)
+    quiet = dict(data=str(fixture_npz), log=lambda *_: None)
+    train(TrainConfig(epochs=1, ema_decay=0.99, **base), tmp_path, **quiet)
+    with pytest.raises(GantoolError, match="weight average"):
+        train(TrainConfig(epochs=2, ema_decay=0.0, **base), tmp_path, resume=True, **quiet)
+    train(TrainConfig(epochs=2, ema_decay=0.999, **base), tmp_path, resume=True, **quiet)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["contract"]["training"]["resumes"] == [
+        {"after_epoch": 1, "changed": {"epochs": [1, 2], "ema_decay": [0.99, 0.999]}}]
+    assert saved["training"]["ema_decay"] == 0.999

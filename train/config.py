@@ -163,15 +163,17 @@ class TrainConfig:
             raise CheckpointError(f"saved training config is malformed ({exc})") from None
 
     # Fields that may change between a run and its resumption without changing the model's shape.
-    # lr_decay_start may be set when a run is extended: the epochs already trained ran at full rate
-    # either way as long as it is not below the checkpoint's epoch (checked in the trainer).
+    # lr_decay_start may be set when a run is extended, to an epoch not below the checkpoint's
+    # (checked in the trainer): a decay over the new epochs, or a warm restart at the full rate
+    # after an earlier decay.
     # aux_weight may change between two non-zero values, aux_fake_weight freely (a later phase that
-    # plays the class game differently); the trainer records every such change in the contract's
+    # plays the class game differently); ema_decay likewise between two non-zero values (a longer
+    # average for a low-rate phase). The trainer records every such change in the contract's
     # training record ("resumes").
     RESUMABLE_CHANGES = ("epochs", "keep_epochs", "steps_per_epoch", "eval_every", "eval_count", "lr_decay_start",
-                         "aux_weight", "aux_fake_weight")
+                         "aux_weight", "aux_fake_weight", "ema_decay")
     # Of those, the ones that change what the remaining epochs compute (recorded when they change).
-    RECIPE_CHANGES = ("epochs", "lr_decay_start", "aux_weight", "aux_fake_weight")
+    RECIPE_CHANGES = ("epochs", "lr_decay_start", "aux_weight", "aux_fake_weight", "ema_decay")
 
     def check_resumable_from(self, saved: TrainConfig) -> None:
         """Refuse to resume a checkpoint trained with a different recipe."""
@@ -180,6 +182,12 @@ class TrainConfig:
                 f"cannot resume: --aux-weight {self.aux_weight} would {'add' if self.aux_weight else 'remove'} the "
                 f"discriminator's class head the checkpoint was trained {'without' if self.aux_weight else 'with'}; "
                 "only a change between two non-zero weights can resume"
+            )
+        if bool(self.ema_decay) != bool(saved.ema_decay):
+            raise CheckpointError(
+                f"cannot resume: --ema {self.ema_decay} would {'add' if self.ema_decay else 'drop'} the weight "
+                f"average the checkpoint was trained {'without' if self.ema_decay else 'with'}; "
+                "only a change between two non-zero decays can resume"
             )
         for field in dataclasses.fields(self):
             if field.name in self.RESUMABLE_CHANGES:

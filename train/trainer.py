@@ -372,8 +372,9 @@ def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool 
             raise GantoolError(f"{run.root} already finished {saved_epoch} epochs; raise --epochs to train further")
         if stop_after is not None and stop_after <= saved_epoch:
             raise GantoolError(f"{run.root} already trained {saved_epoch} epochs; --stop-after {stop_after} has nothing to do")
-        if config.lr_decay_start != saved_config.lr_decay_start and min(
-                config.lr_decay_start or saved_epoch, saved_config.lr_decay_start or saved_epoch) < saved_epoch:
+        # A new decay start applies to the epochs still to train (a decay over them, or a warm
+        # restart at the full rate after an earlier decay); the change is recorded in "resumes".
+        if config.lr_decay_start != saved_config.lr_decay_start and 0 < config.lr_decay_start < saved_epoch:
             raise GantoolError(f"--lr-decay-start can only change to an epoch >= {saved_epoch}, the epochs already trained")
     spec = config.spec
     mnist = load_mnist(data) if spec.dataset == "mnist" else None
