@@ -127,3 +127,28 @@ def test_a_later_phase_may_lengthen_the_weight_average(tmp_path, fixture_npz):
     assert saved["contract"]["training"]["resumes"] == [
         {"after_epoch": 1, "changed": {"epochs": [1, 2], "ema_decay": [0.99, 0.999]}}]
     assert saved["training"]["ema_decay"] == 0.999
+
+
+def test_running_class_balance_gives_no_reward_for_blends():
+    """With a batch that lacks class 1, CatGAN's batch balance rates 0/1 blends as well as clear
+    0s; the running balance prefers clear digits and moves its shares towards the batch."""
+    import numpy as np
+
+    from gantool.train.trainer import build_gan
+
+    clear = np.full((8, 10), -20.0, dtype=np.float32)
+    clear[:, 0] = 20.0  # every sample a confident 0
+    blend = np.full((8, 10), -20.0, dtype=np.float32)
+    blend[:, :2] = 20.0  # every sample half 0, half 1
+    rewards = {}
+    for balance in ("batch", "running"):
+        gan = build_gan(TrainConfig(epochs=1, aux_weight=1.0, aux_balance=balance), on_gpu=False)
+        rewards[balance] = [float(gan._class_reward(logits)) for logits in (clear, blend)]
+    assert rewards["batch"][0] == pytest.approx(rewards["batch"][1], abs=1e-4)  # the blend is not penalized
+    assert rewards["running"][1] > rewards["running"][0] + 0.5  # the blend costs ~ln 2
+    shares = gan.class_share.numpy()
+    assert shares[0] > shares[1] > shares[2] == pytest.approx(0.1 * 0.99 * 0.99, rel=1e-5)
+    with pytest.raises(GantoolError, match="--aux-balance needs --aux-weight"):
+        TrainConfig(epochs=1, aux_balance="running")
+    with pytest.raises(GantoolError, match="--aux-balance must be one of"):
+        TrainConfig(epochs=1, aux_weight=1.0, aux_balance="epoch")

@@ -10,6 +10,9 @@ from typing import Any
 from gantool.errors import CheckpointError, GantoolError
 from gantool.runtime.evaluate import MAX_COUNT as MAX_EVAL_COUNT
 
+# How the auxiliary class task keeps classes balanced (TrainConfig.aux_balance).
+AUX_BALANCES = ("batch", "running")
+
 
 class Initializer(str, enum.Enum):
     """Weight initialisation: the tutorial's Keras default, or the DCGAN paper's N(0, 0.02)."""
@@ -52,6 +55,12 @@ class TrainConfig:
             confident class only with digits the head cannot tell from real ones. Without it the
             generator learns to please the head with digits an independent classifier finds
             ambiguous. Needs aux_weight > 0; 0: off.
+        aux_balance: how the class task keeps every class in use. ``"batch"`` (CatGAN's): the
+            entropy of each batch's mean prediction, which also rewards a digit halfway between
+            two classes whenever a batch of 64 happens to lack one of them. ``"running"``: the
+            batch's mean prediction scored against a running average of earlier batches' (decay
+            0.99, restarting from uniform at each start or resume): under-produced classes are
+            rewarded, and a blend earns no more than a clear digit of the rarer class.
         lr_decay_start: from this epoch on, both learning rates fall linearly, epoch by epoch,
             to reach 0 after the last epoch (0: constant rates). Annealing lets the generator
             settle instead of orbiting the equilibrium.
@@ -77,6 +86,7 @@ class TrainConfig:
     lr_decay_start: int = 0
     aux_weight: float = 0.0
     aux_fake_weight: float = 0.0
+    aux_balance: str = "batch"
     arch: str = "dcgan"
 
     def __post_init__(self) -> None:
@@ -109,6 +119,10 @@ class TrainConfig:
             raise GantoolError(f"--aux-weight must be in [0, 10], got {self.aux_weight}")
         if not 0 <= self.aux_fake_weight <= 10:
             raise GantoolError(f"--aux-fake-weight must be in [0, 10], got {self.aux_fake_weight}")
+        if self.aux_balance not in AUX_BALANCES:
+            raise GantoolError(f"--aux-balance must be one of {', '.join(AUX_BALANCES)}, got {self.aux_balance!r}")
+        if self.aux_balance != "batch" and not self.aux_weight:
+            raise GantoolError("--aux-balance needs --aux-weight > 0 (it is part of the class task)")
         if self.aux_fake_weight and not self.aux_weight:
             raise GantoolError("--aux-fake-weight needs --aux-weight > 0 (it trains the discriminator's class head)")
         if self.aux_weight and (spec.dataset != "mnist" or spec.num_classes):
@@ -171,9 +185,9 @@ class TrainConfig:
     # average for a low-rate phase). The trainer records every such change in the contract's
     # training record ("resumes").
     RESUMABLE_CHANGES = ("epochs", "keep_epochs", "steps_per_epoch", "eval_every", "eval_count", "lr_decay_start",
-                         "aux_weight", "aux_fake_weight", "ema_decay")
+                         "aux_weight", "aux_fake_weight", "aux_balance", "ema_decay")
     # Of those, the ones that change what the remaining epochs compute (recorded when they change).
-    RECIPE_CHANGES = ("epochs", "lr_decay_start", "aux_weight", "aux_fake_weight", "ema_decay")
+    RECIPE_CHANGES = ("epochs", "lr_decay_start", "aux_weight", "aux_fake_weight", "aux_balance", "ema_decay")
 
     def check_resumable_from(self, saved: TrainConfig) -> None:
         """Refuse to resume a checkpoint trained with a different recipe."""

@@ -11,17 +11,26 @@ import keras
 import tensorflow as tf
 
 
+# Decay of the running class shares of aux_balance="running" (about 100 batches).
+SHARE_DECAY = 0.99
+
+
 class GAN(keras.Model):
     """Generator + discriminator trained adversarially with BCE on logits."""
 
     def __init__(self, generator, discriminator, latent_dim: int, seed: int, label_smoothing: float = 0.0,
                  ema_decay: float = 0.0, d_steps: int = 1, num_classes: int = 0, aux_weight: float = 0.0,
-                 aux_fake_weight: float = 0.0):
+                 aux_fake_weight: float = 0.0, aux_balance: str = "batch"):
         super().__init__()
         # aux_weight > 0: the discriminator also returns class logits (TrainConfig.aux_weight);
         # aux_fake_weight > 0: that head is pushed towards uncertainty on fakes (TrainConfig.aux_fake_weight).
         self.aux_weight = aux_weight
         self.aux_fake_weight = aux_fake_weight
+        # aux_balance "running": the class-balance term scores each batch against a running average
+        # of the class head's mean prediction (TrainConfig.aux_balance). Not checkpointed: it restarts
+        # from uniform and forgets its start within a few hundred steps.
+        self.aux_balance = aux_balance
+        self.class_share = keras.Variable([0.1] * 10, trainable=False, name="class_share") if aux_weight else None
         # num_classes > 0: a conditional GAN; batches are (samples, labels), fakes get uniform labels.
         self.num_classes = num_classes
         self.d_steps = d_steps
@@ -73,12 +82,24 @@ class GAN(keras.Model):
         return -tf.reduce_mean(tf.reduce_sum(probs * tf.math.log(probs + 1e-8), axis=1))
 
     def _class_reward(self, class_logits):
-        """CatGAN's generator term: mean per-sample entropy minus the entropy of the mean prediction."""
+        """CatGAN's generator term: mean per-sample entropy minus a class-balance term.
+
+        ``aux_balance="batch"``: the entropy of the batch's mean prediction. ``"running"``: the
+        cross-entropy of the batch's mean prediction against the running class shares, which
+        rewards the classes produced too rarely so far and is linear in each sample's prediction
+        (no reward for spreading one sample over two classes); the shares then move towards
+        this batch's (decay :data:`SHARE_DECAY`).
+        """
         probs = tf.nn.softmax(class_logits)
         per_sample = self._mean_entropy(class_logits)
         mean = tf.reduce_mean(probs, axis=0)
-        marginal = -tf.reduce_sum(mean * tf.math.log(mean + 1e-8))
-        return per_sample - marginal
+        if self.aux_balance == "running":
+            shares = tf.convert_to_tensor(self.class_share)
+            balance = -tf.reduce_sum(mean * tf.math.log(shares + 1e-8))
+            self.class_share.assign(SHARE_DECAY * shares + (1.0 - SHARE_DECAY) * tf.stop_gradient(mean))
+        else:
+            balance = -tf.reduce_sum(mean * tf.math.log(mean + 1e-8))
+        return per_sample - balance
 
     def train_step(self, data):
         if self.num_classes or self.aux_weight:
