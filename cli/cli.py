@@ -237,7 +237,7 @@ def export(
     if entry.calibrated:
         details.append(f"calibrated on {calibration_size} latents")
     typer.echo(f"Wrote {out} ({out.stat().st_size / 1e6:.2f} MB), {', '.join([entry.key, *details])}")
-    typer.echo(f"Parity vs Keras (batch 1 and 64): max |Δ| {parity.max_abs:.2e}, mean |Δ| {parity.mean_abs:.2e}, "
+    typer.echo(f"Parity vs Keras (float64 reference, batch 1 and 64): max |Δ| {parity.max_abs:.2e}, mean |Δ| {parity.mean_abs:.2e}, "
                f"PSNR {parity.psnr_db:.1f} dB (bound {entry.tolerance.describe()})")
     if entry.status is export_registry.Status.not_recommended:
         typer.echo(f"Note: {entry.key} is not recommended: {entry.note}")

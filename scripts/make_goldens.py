@@ -6,8 +6,9 @@ Usage (with the train extra installed):
 What it writes, and how:
 - latents.npy: numpy.random.default_rng(SEED).standard_normal((COUNT, latent_dim), dtype=float32),
   the documented latent convention (seed and count are in manifest.json);
-- expected.npy: the Keras source model's float32 output for those latents (training=False):
-  the reference every format is compared with, each within its registry bound;
+- expected.npy: the Keras source model's output for those latents (training=False), computed in
+  float64 (gantool.export.validate.reference_outputs, the exports' parity reference) and stored as
+  float32: the reference every format is compared with, each within its registry bound;
 - expected_grid.png: `gantool sample --model MODEL --count COUNT --seed SEED --cols COLS`'s PNG,
   compared byte for byte;
 - manifest.json: seed, count, cols, the sha256 of both model files and the library versions used.
@@ -40,13 +41,14 @@ def main() -> None:
     import onnxruntime
     import tensorflow as tf
 
+    from gantool.export.validate import reference_outputs
     from gantool.runtime import Generator, latents
     from gantool.runtime.images import make_grid, png_bytes
 
     generator = Generator.load(args.model)
     source = keras.saving.load_model(args.keras, safe_mode=True, compile=False)
     z = latents(COUNT, generator.contract.latent_dim, SEED)
-    expected = np.asarray(source(z, training=False), dtype=np.float32)
+    expected = reference_outputs(source, z).astype(np.float32)
     np.save(GOLDEN / "latents.npy", z, allow_pickle=False)
     np.save(GOLDEN / "expected.npy", expected, allow_pickle=False)
     (GOLDEN / "expected_grid.png").write_bytes(png_bytes(make_grid(generator.sample(COUNT, SEED), cols=COLS)))

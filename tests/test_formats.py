@@ -349,3 +349,16 @@ def test_int8_exports_keep_fully_connected_layers_in_float(exports):
     dtypes = {op["op_name"]: {tensors[i] for i in op["inputs"] if i >= 0} for op in ops}
     assert dtypes["FULLY_CONNECTED"] == {np.float32}
     assert np.int8 in dtypes["TRANSPOSE_CONV"]
+
+
+@pytest.mark.slow
+def test_parity_reference_is_the_keras_model_in_float64(tiny_keras):
+    from gantool.export.validate import exact_model, reference_outputs
+
+    model, contract = tiny_keras
+    exact = exact_model(model)
+    assert {w.dtype for w in exact.weights} == {"float64"} and model.weights[0].dtype == "float32"
+    z = np.random.default_rng(5).standard_normal((4, contract.latent_dim)).astype(np.float32)
+    out = reference_outputs(model, z)
+    assert out.dtype == np.float64
+    assert np.abs(out - np.asarray(model(z, training=False))).max() < 1e-4  # same function, other rounding

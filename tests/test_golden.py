@@ -19,6 +19,9 @@ from gantool.runtime.images import make_grid, png_bytes
 GOLDEN = Path(__file__).parent / "golden"
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
 FP32_BOUND = 1e-5
+# TensorFlow's own float32 error on these weights: measured up to 1.2e-5 from the float64 value on a
+# model of the default recipe at batch 64 (oneDNN on; see export/validate.py).
+TF_FLOAT32_BOUND = 3e-5
 
 
 def assert_close(actual: np.ndarray, expected: np.ndarray, bound: float, what: str) -> None:
@@ -65,9 +68,13 @@ def test_keras_source_matches_goldens():
     keras = pytest.importorskip("keras")
     model = keras.saving.load_model(GOLDEN / "generator.keras", safe_mode=True, compile=False)
     assert hashlib.sha256((GOLDEN / "generator.keras").read_bytes()).hexdigest() == MANIFEST["keras_sha256"]
+    from gantool.export.validate import reference_outputs
+
     z = np.load(GOLDEN / "latents.npy", allow_pickle=False)
     expected = np.load(GOLDEN / "expected.npy", allow_pickle=False)
-    assert_close(np.asarray(model(z, training=False)), expected, FP32_BOUND, "Keras source")
+    assert_close(reference_outputs(model, z), expected, FP32_BOUND, "Keras source (float64)")
+    # TensorFlow's float32 kernels carry their own error (export/validate.py): bounded, not 1e-5.
+    assert_close(np.asarray(model(z, training=False)), expected, TF_FLOAT32_BOUND, "Keras source run by TF in float32")
 
 
 def test_bundled_int8_within_its_registry_bound():
