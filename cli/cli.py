@@ -265,7 +265,7 @@ def _export_all(model: Path, out: Path, value_range: tuple[float, float], option
 @handle_errors
 def sample(
     out: Annotated[Optional[Path], typer.Option(help="PNG to write: a grid of digits (up to 10,000), or a scatter plot for a points model.")] = None,
-    model: Annotated[Optional[Path], typer.Option(help="Exported .onnx or .tflite (default: the bundled model).")] = None,
+    model: Annotated[Optional[Path], typer.Option(help="Exported .onnx or .tflite (default: the bundled model; bundled-int8: its int8 export).")] = None,
     count: Annotated[Optional[int], typer.Option(help="Number of samples (default 64).")] = None,
     seed: Annotated[int, typer.Option(help="Latent seed (see README: latent convention).")] = 0,
     cols: Annotated[int, typer.Option(help="Digits per grid row (with --digits: samples per digit).")] = 8,
@@ -337,7 +337,7 @@ def sample(
 @app.command()
 @handle_errors
 def info(
-    model: Annotated[Optional[Path], typer.Option(help="Exported .onnx or .tflite (default: the bundled model).")] = None,
+    model: Annotated[Optional[Path], typer.Option(help="Exported .onnx or .tflite (default: the bundled model; bundled-int8: its int8 export).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the whole contract as JSON.")] = False,
 ) -> None:
     """Print a model's contract, size, training recipe and evaluation figures.
@@ -407,7 +407,7 @@ class RealSplit(str, enum.Enum):
 @app.command("eval")
 @handle_errors
 def eval_command(
-    model: Annotated[Optional[Path], typer.Option(help="Exported .onnx or .tflite generator (default: the bundled model).")] = None,
+    model: Annotated[Optional[Path], typer.Option(help="Exported .onnx or .tflite generator (default: the bundled model; bundled-int8: its int8 export).")] = None,
     count: Annotated[int, typer.Option(help="Digits to judge; FID depends on it, the floor is given at the same n.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Latent seed (see README: latent convention).")] = 0,
     data: Annotated[Optional[Path], typer.Option(help="mnist.npz: adds precision/recall/density/coverage against real test digits.")] = None,

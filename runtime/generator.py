@@ -18,13 +18,15 @@ DEFAULT_BATCH = 256
 # the caller wants everything in one array; streaming APIs have no limit.
 MAX_IN_MEMORY_COUNT = 1_000_000
 DEFAULT_MODEL_NAME = "default.onnx"
+# Names ``--model`` / :meth:`Generator.load` accept for the files bundled with the package.
+BUNDLED = {"bundled": DEFAULT_MODEL_NAME, "bundled-int8": "default_int8.onnx"}
 
 
-def default_model_path() -> Path:
-    """The generator bundled with the runtime package."""
-    path = Path(str(resources.files("gantool.runtime") / "assets" / DEFAULT_MODEL_NAME))
+def default_model_path(name: str = "bundled") -> Path:
+    """The generator bundled with the runtime package (``name``: a key of :data:`BUNDLED`)."""
+    path = Path(str(resources.files("gantool.runtime") / "assets" / BUNDLED[name]))
     if not path.exists():
-        raise ModelFileError("this gantool install has no bundled model; pass --model PATH")
+        raise ModelFileError(f"this gantool install has no {name} model; pass --model PATH")
     return path
 
 
@@ -43,12 +45,16 @@ class Generator:
 
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int | None = None, spin_wait: bool = True) -> Generator:
-        """Open ``path`` (``.onnx`` or ``.tflite``), or the bundled model when ``path`` is None.
+        """Open ``path`` (``.onnx`` or ``.tflite``), or the bundled model when ``path`` is None or
+        ``"bundled"`` (``"bundled-int8"``: its int8 export, when the package ships one).
 
         ``spin_wait=False`` suits a single call (``gantool sample``) or a busy
         machine; see :func:`gantool.runtime.backends.onnx_backend.session_options`.
         """
-        model = Path(path) if path is not None else default_model_path()
+        if path is None or str(path) in BUNDLED:
+            model = default_model_path(str(path or "bundled"))
+        else:
+            model = Path(path)
         return cls(open_backend(model, threads, spin_wait), model)
 
     @property

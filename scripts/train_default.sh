@@ -22,11 +22,26 @@
 #   LOWERED gantool eval's MNIST score, 8.52 vs 8.78 for all of them);
 # - --lr-decay-start 20: both rates fall linearly to 0 by epoch 40;
 # - --eval-every 1 keeps the lowest-FID epoch as best.keras; --keep-epochs keeps every epoch.
-# Re-running the script after a crash continues from the last checkpoint.
-# Then: python scripts/bundle_model.py RUN_DIR/best.keras --run RUN_DIR && python scripts/make_goldens.py
+# Phase 2 (epochs 41-49, a --resume of the same run): a warm restart, both rates back to 0.9x and
+# decayed to 0 again by epoch 49 (--lr-decay-start 40), with --aux-balance running (each batch's
+# class mix scored against running shares; CatGAN's batch entropy also rewards blends of two
+# digits). Measured at n=10,000: MNIST score 9.140 at epoch 36 (phase 1's lowest FID) -> 9.212 at
+# epoch 49. The gain is the second decay: a control with --aux-balance batch matched phase 2
+# within 0.03 over epochs 41-45.
+# Re-running the script after a crash continues from the last checkpoint, in whichever phase.
+# Then: python scripts/bundle_model.py RUN_DIR/epochs/generator_epoch_0049.keras --run RUN_DIR --epoch 49
+#       python scripts/make_goldens.py
 set -euo pipefail
 data=${1:?MNIST npz}; out=${2:?run folder}; seed=${3:-0}
-resume=(); [ -f "$out/checkpoints/last.npz" ] && resume=(--resume)
-exec gantool train --data "$data" --out "$out" --seed "$seed" --epochs 40 "${resume[@]}" \
-  --batch-size 64 --lr 2e-4 --d-lr 4e-4 --beta1 0.5 --init normal --ema 0.999 \
-  --aux-weight 3.0 --aux-fake-weight 3.0 --lr-decay-start 20 --eval-every 1 --eval-count 2000 --keep-epochs
+checkpoint="$out/checkpoints/last.npz"
+trained() {  # epochs in the checkpoint, 0 without one
+  [ -f "$checkpoint" ] || { echo 0; return; }
+  python -c 'import sys, pathlib; from gantool.train.checkpoint import read_checkpoint_meta as m; print(m(pathlib.Path(sys.argv[1]))[0])' "$checkpoint"
+}
+common=(--data "$data" --out "$out" --seed "$seed" --batch-size 64 --lr 2e-4 --d-lr 4e-4 --beta1 0.5 --init normal
+        --ema 0.999 --aux-weight 3.0 --aux-fake-weight 3.0 --eval-every 1 --eval-count 2000 --keep-epochs)
+if [ "$(trained)" -lt 40 ]; then
+  resume=(); [ -f "$checkpoint" ] && resume=(--resume)
+  gantool train "${common[@]}" "${resume[@]}" --epochs 40 --lr-decay-start 20
+fi
+gantool train "${common[@]}" --resume --epochs 49 --lr-decay-start 40 --aux-balance running

@@ -90,3 +90,16 @@ def test_bundled_int8_within_its_registry_bound():
     got = Generator.load(int8_path).generate(z)
     assert_close(got, expected, tolerance.max_abs, "bundled ONNX int8")
     assert np.abs(got - expected).mean() <= tolerance.mean_abs
+
+
+def test_bundled_names_open_the_shipped_files(tmp_path):
+    from typer.testing import CliRunner
+
+    from gantool.cli import app
+
+    assert Generator.load("bundled").path == default_model_path()
+    assert MANIFEST["int8_model"] == "default_int8.onnx"
+    assert Generator.load("bundled-int8").contract.quantization == "int8"
+    result = CliRunner().invoke(app, ["sample", "--model", "bundled-int8", "--count", "4", "--cols", "2", "--out", str(tmp_path / "g.png")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "g.png").stat().st_size > 0
