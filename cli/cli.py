@@ -235,7 +235,12 @@ def export(
     parity = export_one(keras_model, contract, entry, out, options)
     details = [f"opset {opset}"] if entry.format.value == "onnx" else []
     if entry.calibrated:
+        from gantool.runtime.backends import open_backend
+
         details.append(f"calibrated on {calibration_size} latents")
+        float_ops = open_backend(out).contract.float_ops
+        if float_ops:
+            details.append(f"{', '.join(float_ops)} left in float")
     typer.echo(f"Wrote {out} ({out.stat().st_size / 1e6:.2f} MB), {', '.join([entry.key, *details])}")
     typer.echo(f"Parity vs Keras (float64 reference, batch 1 and 64): max |Δ| {parity.max_abs:.2e}, mean |Δ| {parity.mean_abs:.2e}, "
                f"PSNR {parity.psnr_db:.1f} dB (bound {entry.tolerance.describe()})")
@@ -361,7 +366,8 @@ def info(
                   + (f"; {contract.label_name}: (batch,) int32 in 0..{contract.num_classes - 1}" if contract.conditional else "")),
         ("output", f"{contract.output_name}: (batch, {', '.join(map(str, contract.output_shape))}) {contract.output_kind} "
                    f"in [{low:g}, {high:g}]"),
-        ("quantization", contract.quantization + (f" (calibrated on {contract.calibration_size} latents)" if contract.calibration_size else "")),
+        ("quantization", contract.quantization + (f" (calibrated on {contract.calibration_size} latents)" if contract.calibration_size else "")
+         + (f"; left in float: {', '.join(contract.float_ops)}" if contract.float_ops else "")),
         ("latents", contract.latent_convention),
         *([("labels", "default: numpy.arange(count) % num_classes; gantool sample --digit D / --digits 0-9")]
           if contract.conditional else []),

@@ -64,7 +64,8 @@ def _calibration_reader(contract: ModelContract, count: int):
 
 
 def quantize_proto(float_proto, contract: ModelContract, calibration_size: int):
-    """Quantize a float32 ``onnx.ModelProto`` to static QDQ int8; return the new proto.
+    """Quantize a float32 ``onnx.ModelProto`` to static QDQ int8; return the new proto and the
+    operator types left in float.
 
     Raises:
         ConversionError: onnxruntime's quantizer failed.
@@ -83,16 +84,19 @@ def quantize_proto(float_proto, contract: ModelContract, calibration_size: int):
                 # Symbolic shape inference (which needs sympy) adds nothing here: the
                 # only symbolic axis is the batch, which ONNX shape inference carries.
                 quant_pre_process(float_path, prepared, skip_symbolic_shape=True)
+                prepared_proto = onnx.load(prepared)
+                kept_float = fully_connected(prepared_proto)
+                float_ops = tuple(sorted({n.op_type for n in prepared_proto.graph.node if n.name in kept_float}))
                 quantize_static(
                     prepared, quantized, _calibration_reader(contract, calibration_size),
                     quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                    nodes_to_exclude=fully_connected(onnx.load(prepared)),
+                    nodes_to_exclude=kept_float,
                 )
         except Exception as exc:  # the quantizer raises bare Exceptions, ValueErrors, onnx errors...
             message = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             raise ConversionError(f"onnxruntime int8 quantization failed ({message}); export --quantize none instead") from None
-        return onnx.load(quantized)
+        return onnx.load(quantized), float_ops
 
 
 FULLY_CONNECTED = ("Gemm", "MatMul")
@@ -124,10 +128,10 @@ def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> 
     import onnx
 
     size = entry.calibration_size(options)
-    int8_contract = contract.replace(quantization="int8", calibration_size=size)
     float_proto = to_onnx_proto(keras_model, contract.replace(quantization="none", calibration_size=0), options.opset,
                                 optimize=not options.plain)
-    proto = quantize_proto(float_proto, contract, size)
+    proto, float_ops = quantize_proto(float_proto, contract, size)
+    int8_contract = contract.replace(quantization="int8", calibration_size=size, float_ops=float_ops)
     # The quantizer does not promise to keep metadata_props: carry them over, then the int8 contract.
     kept = {p.key: p.value for p in proto.metadata_props}
     del proto.metadata_props[:]

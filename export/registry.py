@@ -166,7 +166,7 @@ REGISTRY: tuple[FormatEntry, ...] = (
     FormatEntry(ExportFormat.tflite, Quantization.fp16, ".tflite", "generator_fp16", FP16, Status.supported,
                 "float16 weights, float32 compute: half the size", "gantool.export.keras_to_tflite:convert"),
     FormatEntry(ExportFormat.tflite, Quantization.int8, ".tflite", "generator_int8", INT8, Status.supported,
-                "integer convolutions, float32 input, output and fully connected layer; two thirds of the size",
+                "full integer (fully connected layer in float if needed), float32 input and output",
                 "gantool.export.keras_to_tflite:convert", calibrated=True),
     FormatEntry(ExportFormat.tflite, Quantization.dynamic, ".tflite", "generator_dynamic", DYNAMIC,
                 Status.not_recommended, "int8 weights, float activations: hybrid kernels that only CPUs run (no GPU/NPU delegate)",

@@ -91,6 +91,8 @@ class ModelContract:
             ``label_name`` input of shape ``(batch,)``; 0 for an unconditional one.
         label_name: name of the class-label input of a conditional generator.
         dataset: what the model was trained on (``mnist``, ``quadratic``...).
+        float_ops: operator types a quantized export left in float (e.g. ``FULLY_CONNECTED``);
+            empty when every quantizable operator was quantized.
     """
 
     latent_dim: int
@@ -109,6 +111,7 @@ class ModelContract:
     num_classes: int = 0
     label_name: str = "label"
     dataset: str = "mnist"
+    float_ops: tuple[str, ...] = ()
     contract_version: int = CONTRACT_VERSION
 
     def __post_init__(self) -> None:
@@ -169,6 +172,7 @@ class ModelContract:
         data = dataclasses.asdict(self)
         data["output_shape"] = list(self.output_shape)
         data["value_range"] = list(self.value_range)
+        data["float_ops"] = list(self.float_ops)
         return data
 
     def to_json(self) -> str:
@@ -187,6 +191,7 @@ class ModelContract:
                 raise KeyError("output_shape")
             kwargs["output_shape"] = tuple(shape)
             kwargs["value_range"] = tuple(kwargs.get("value_range", (-1.0, 1.0)))
+            kwargs["float_ops"] = tuple(kwargs.get("float_ops", ()))
             return cls(**kwargs)
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ContractError):

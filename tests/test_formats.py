@@ -329,11 +329,20 @@ def test_format_all_report_carries_quality(tiny_keras, tmp_path):
     assert "FID" in format_table(outcomes) and f"{quality['fid']:.3f}" in format_table(outcomes)
 
 
-@pytest.mark.slow
-def test_int8_exports_keep_fully_connected_layers_in_float(exports):
-    """Both int8 formats leave the latent projection in float (the rest is int8)."""
-    import onnx
+def _tflite_op_input_dtypes(path) -> dict:
     from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    tensors = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
+    return {op["op_name"]: {tensors[i] for i in op["inputs"] if i >= 0} for op in interpreter._get_ops_details()}
+
+
+@pytest.mark.slow
+def test_int8_exports_say_what_they_left_in_float(exports):
+    """ONNX int8 keeps the latent projection in float; TFLite int8 is fully integer when that passes."""
+    import onnx
+
+    from gantool.runtime import Generator
 
     graph = onnx.load(exports["onnx/int8"].path).graph
     produced_by = {out: node.op_type for node in graph.node for out in node.output}
@@ -342,13 +351,41 @@ def test_int8_exports_keep_fully_connected_layers_in_float(exports):
     convs = [n for n in graph.node if n.op_type == "Conv"]
     assert gemms and all(n.input[1] in floats for n in gemms)
     assert convs and all(produced_by.get(n.input[1]) == "DequantizeLinear" for n in convs)
+    assert Generator.load(exports["onnx/int8"].path).contract.float_ops == ("Gemm",)
 
-    interpreter = Interpreter(model_path=str(exports["tflite/int8"].path))
-    tensors = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
-    ops = interpreter._get_ops_details()
-    dtypes = {op["op_name"]: {tensors[i] for i in op["inputs"] if i >= 0} for op in ops}
-    assert dtypes["FULLY_CONNECTED"] == {np.float32}
-    assert np.int8 in dtypes["TRANSPOSE_CONV"]
+    dtypes = _tflite_op_input_dtypes(exports["tflite/int8"].path)
+    assert Generator.load(exports["tflite/int8"].path).contract.float_ops == ()
+    assert np.int8 in dtypes["FULLY_CONNECTED"] and np.int8 in dtypes["TRANSPOSE_CONV"]
+
+
+@pytest.mark.slow
+def test_tflite_int8_keeps_the_projection_float_when_fully_integer_misses(tiny_keras, tmp_path, monkeypatch):
+    from gantool.export import keras_to_tflite
+    from gantool.export.validate import Parity, ParityError
+    from gantool.runtime import Generator
+
+    model, contract = tiny_keras
+    real_check, calls = keras_to_tflite.check_parity, []
+
+    def first_attempt_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ParityError("export differs from the Keras model: max |Δ| 0.9", Parity(0.9, 0.01, 30.0))
+        return real_check(*args, **kwargs)
+
+    monkeypatch.setattr(keras_to_tflite, "check_parity", first_attempt_fails)
+    entry = lookup("tflite", "int8")
+    out = tmp_path / "g.tflite"
+    entry.load_converter()(model, contract, out, entry, ExportOptions(calibration_size=8))
+    assert len(calls) == 2
+    assert Generator.load(out).contract.float_ops == ("FULLY_CONNECTED",)
+    assert _tflite_op_input_dtypes(out)["FULLY_CONNECTED"] == {np.float32}
+    # When both attempts miss, the error names both and nothing is written.
+    monkeypatch.setattr(keras_to_tflite, "check_parity", lambda *a, **k: (_ for _ in ()).throw(
+        ParityError("export differs from the Keras model: max |Δ| 0.8", Parity(0.8, 0.01, 30.0))))
+    with pytest.raises(ExportValidationError, match=r"0\.8.*fully integer: max \|Δ\| 0\.8"):
+        entry.load_converter()(model, contract, tmp_path / "h.tflite", entry, ExportOptions(calibration_size=8))
+    assert not (tmp_path / "h.tflite").exists()
 
 
 @pytest.mark.slow
