@@ -16,14 +16,13 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def main() -> None:
     if len(sys.argv) != 3:
         raise SystemExit(__doc__)
     import keras
-
     from gantool.export.validate import exact_model, parity_latents
     from gantool.runtime import Generator
 
