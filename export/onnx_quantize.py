@@ -39,6 +39,8 @@ from gantool.runtime.contract import ModelContract
 # Latents per calibration batch; MinMax calibration keeps the global extremes,
 # so the split only bounds memory.
 CALIBRATION_BATCH = 64
+# Operator types kept in float (the latent projection; see the module docstring).
+FULLY_CONNECTED = ("Gemm", "MatMul")
 
 
 def _calibration_reader(contract: ModelContract, count: int):
@@ -97,9 +99,6 @@ def quantize_proto(float_proto, contract: ModelContract, calibration_size: int):
             message = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             raise ConversionError(f"onnxruntime int8 quantization failed ({message}); export --quantize none instead") from None
         return onnx.load(quantized), float_ops
-
-
-FULLY_CONNECTED = ("Gemm", "MatMul")
 
 
 def fully_connected(proto) -> list[str]:

@@ -30,7 +30,8 @@ class GAN(keras.Model):
         # of the class head's mean prediction (TrainConfig.aux_balance). Not checkpointed: it restarts
         # from uniform and forgets its start within a few hundred steps.
         self.aux_balance = aux_balance
-        self.class_share = keras.Variable([0.1] * 10, trainable=False, name="class_share") if aux_weight else None
+        self.class_share = (keras.Variable([0.1] * 10, trainable=False, name="class_share")
+                            if aux_weight and aux_balance == "running" else None)
         # num_classes > 0: a conditional GAN; batches are (samples, labels), fakes get uniform labels.
         self.num_classes = num_classes
         self.d_steps = d_steps
