@@ -98,6 +98,14 @@ def _temporaries(run: Path) -> set[str]:
     return {e.name for e in os.scandir(folder) if e.name.startswith(".last.npz.")} if folder.is_dir() else set()
 
 
+def _size(path: Path | None) -> int | None:
+    """Size of ``path`` in bytes, None when there is no such file (one stat call: no exists/stat race)."""
+    try:
+        return None if path is None else path.stat().st_size
+    except FileNotFoundError:
+        return None
+
+
 def wait_for_checkpoint_write(process: subprocess.Popen, run: Path, nth: int = 1, timeout: float = 120) -> Path | None:
     """Poll until the process creates its ``nth`` checkpoint temporary file; return it (None: it exited first)."""
     seen = _temporaries(run)  # left by earlier kills
@@ -168,9 +176,13 @@ def start_once(run: Path, data: Path, epochs: int, moment: Moment, rng: random.R
             temporary = wait_for_checkpoint_write(process, run, int(moment.value))
             # The file appears empty; a few ms later numpy is writing its 30 MB, then fsync runs.
             time.sleep(rng.uniform(0.0, 0.015))
-            size = temporary.stat().st_size if temporary is not None and temporary.exists() else None
+            # Freeze the process before looking, so that the file seen is the file the kill leaves: a
+            # write that ends between the look and the kill would otherwise be reported as cut short.
+            if process.poll() is None:
+                process.send_signal(signal.SIGSTOP)
+            size = _size(temporary)
             described = (f"in checkpoint write {int(moment.value)} ({size / 1e6:.1f} MB out)" if size is not None
-                         else f"in checkpoint write {int(moment.value)} (missed)")
+                         else f"in checkpoint write {int(moment.value)} (missed: the write had ended)")
         elif moment.kind == "after_resume":
             wait_for_line(process, log_file, RESUMED)
             _wait(process, moment.value)
@@ -181,6 +193,8 @@ def start_once(run: Path, data: Path, epochs: int, moment: Moment, rng: random.R
         killed = process.poll() is None
         if killed:
             process.send_signal(moment.signum)
+            if moment.signum != signal.SIGKILL:
+                process.send_signal(signal.SIGCONT)  # a stopped process handles other signals only once resumed
         process.wait(timeout=120)
     after, loadable = read_checkpoint(run)
     output = log_file.read_text()
