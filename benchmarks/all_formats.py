@@ -3,9 +3,10 @@
 The registry (:data:`gantool.export.registry.REGISTRY`) names the formats;
 each is exported and validated by its own converter, then run through the
 runtime (:class:`gantool.runtime.Generator`), as ``gantool sample`` does. All
-candidates are timed in one process, interleaved round by round (the timing
-loop of ``tf_vs_onnx.py``), so load on the machine hits them alike; the script
-prints ratios of medians. Not a test: it only measures.
+candidates are timed interleaved, round by round (the timing loop of
+``tf_vs_onnx.py``), so load on the machine hits them alike, each in a process
+of its own (``isolated.py``; ``--one-process`` for all in this one); the
+script prints ratios of medians. Not a test: it only measures.
 
     python benchmarks/all_formats.py                          # randomly initialised generator
     python benchmarks/all_formats.py /work/runs/s0            # a run folder or a .keras file
@@ -22,11 +23,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
-
-# tf_vs_onnx.py sits beside this file: same thread pinning, generator loading and timing loop.
+# tf_vs_onnx.py sits beside this file: same thread pinning, generator loading, candidates and timing loop.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tf_vs_onnx import load_generator, measure, set_tf_threads  # noqa: E402
+from tf_vs_onnx import load_generator, run_candidates, save_source, set_tf_threads, start_candidate  # noqa: E402
 
 REFERENCE = "onnx/none"
 
@@ -39,33 +38,35 @@ def parse_args():
     parser.add_argument("--rounds", type=int, default=11, help="interleaved rounds; medians are taken over rounds")
     parser.add_argument("--latency-calls", type=int, default=40, help="batch-1 calls per candidate per round")
     parser.add_argument("--throughput-calls", type=int, default=4, help="batch-64 calls per candidate per round")
+    parser.add_argument("--one-process", action="store_true",
+                        help="time every engine in this process (default: each in a child process of its own)")
     return parser.parse_args()
 
 
-def candidates(keras_model, contract, entries, threads: int, folder: Path) -> dict:
-    """name -> callable(z): tf.function, the plain ONNX graph, and every registry entry through the runtime."""
+def candidates(keras_model, contract, entries, threads: int, folder: Path, one_process: bool) -> dict:
+    """name -> candidate: tf.function, the plain ONNX graph, and every registry entry through the runtime."""
     import onnx
-    import tensorflow as tf
 
     from gantool.export.all_formats import ExportStatus, export_all
     from gantool.export.keras_to_onnx import to_onnx_proto
     from gantool.export.registry import ExportOptions
-    from gantool.runtime import Generator
 
-    signature = [tf.TensorSpec((None, contract.latent_dim), tf.float32)]
-    tf_generate = tf.function(lambda z: keras_model(z, training=False), input_signature=signature)
-    runners = {"tf.function": lambda z: tf_generate(z).numpy()}
+    source = save_source(keras_model, folder)
     plain = folder / "plain.onnx"
     onnx.save(to_onnx_proto(keras_model, contract, optimize=False), plain)
-    runners["onnx plain graph"] = Generator.load(plain, threads).generate
+    paths = {"onnx plain graph": plain}
     for outcome in export_all(keras_model, contract, folder, ExportOptions(), entries, log=print):
         if outcome.status is not ExportStatus.passed:
             print(f"skipping {outcome.entry.key}: {outcome.status.value}: {outcome.message}")
             continue
-        runners[outcome.entry.key] = Generator.load(outcome.path, threads).generate
-        if outcome.entry.key == REFERENCE:
-            runners[f"{REFERENCE} no-spin"] = Generator.load(outcome.path, threads, spin_wait=False).generate
-    return runners
+        paths[outcome.entry.key] = outcome.path
+    chosen = {"tf.function": start_candidate("tf.function", "tf", source, threads, one_process, keras_model=keras_model)}
+    for name, path in paths.items():
+        chosen[name] = start_candidate(name, "runtime", path, threads, one_process)
+        if name == REFERENCE:
+            chosen[f"{REFERENCE} no-spin"] = start_candidate(f"{REFERENCE} no-spin", "runtime", path, threads,
+                                                             one_process, spin_wait=False)
+    return chosen
 
 
 def print_results(results: dict, errors: dict, header: str) -> None:
@@ -89,14 +90,12 @@ def main() -> None:
     entries = parse_formats(args.formats)
     keras_model, contract = load_generator(args.model)
     with tempfile.TemporaryDirectory() as folder:
-        runners = candidates(keras_model, contract, entries, args.threads, Path(folder))
-        z = np.random.default_rng(7).standard_normal((64, contract.latent_dim), dtype=np.float32)
-        reference = np.asarray(keras_model(z, training=False))
-        errors = {name: float(np.abs(run(z) - reference).max()) for name, run in runners.items()}
-        results = measure(runners, contract.latent_dim, args)
+        chosen = candidates(keras_model, contract, entries, args.threads, Path(folder), args.one_process)
+        results, errors = run_candidates(chosen, keras_model, contract, args, Path(folder))
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print_results(results, errors, f"\nmodel: {args.model or 'random generator'}; threads: {args.threads} "
-                  f"(cpu_count {os.cpu_count()}); rounds: {args.rounds}; load average at the end: {load}")
+                  f"(cpu_count {os.cpu_count()}); rounds: {args.rounds}; "
+                  f"{'one process' if args.one_process else 'a process per engine'}; load average at the end: {load}")
 
 
 if __name__ == "__main__":

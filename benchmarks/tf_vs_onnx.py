@@ -1,8 +1,10 @@
 """TensorFlow vs onnxruntime (plain and optimized graph), side by side on the same weights.
 
 Absolute figures drift with whatever else the machine runs, so all candidates
-are timed in one process, interleaved round by round, and the script prints
-ratios of medians. Not a test: it only measures.
+are timed interleaved, round by round, and the script prints ratios of medians.
+Each candidate runs in a process of its own (``isolated.py``: engines in one
+process disturb each other); ``--one-process`` times them all in this one.
+Not a test: it only measures.
 
     python benchmarks/tf_vs_onnx.py                      # randomly initialised generator
     python benchmarks/tf_vs_onnx.py /work/runs/s0        # a run folder or a .keras file
@@ -15,7 +17,6 @@ import argparse
 import os
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -30,6 +31,8 @@ def parse_args():
     parser.add_argument("--rounds", type=int, default=11, help="interleaved rounds; medians are taken over rounds")
     parser.add_argument("--latency-calls", type=int, default=40, help="batch-1 calls per candidate per round")
     parser.add_argument("--throughput-calls", type=int, default=4, help="batch-64 calls per candidate per round")
+    parser.add_argument("--one-process", action="store_true",
+                        help="time every engine in this process (default: each in a child process of its own)")
     return parser.parse_args()
 
 
@@ -64,71 +67,88 @@ def load_generator(model: str | None):
     return keras_model, ModelContract(latent_dim=100, output_shape=(28, 28, 1), arch="dcgan")
 
 
-def candidates(keras_model, contract, threads: int, folder: Path):
-    """name -> callable(z) for TF tf.function and onnxruntime on the plain and optimized graphs."""
+def save_source(keras_model, folder: Path) -> Path:
+    """The Keras generator as a file, for a child process to load."""
+    path = folder / "source.keras"
+    keras_model.save(path)
+    return path
+
+
+def start_candidate(name: str, kind: str, model: Path, threads: int, one_process: bool, spin_wait: bool = True,
+                    keras_model=None):
+    """A candidate in a child process of its own, or in this one with ``one_process``."""
+    from isolated import EngineProcess, InProcess
+
+    if not one_process:
+        return EngineProcess(name, {"kind": kind, "model": str(model), "threads": threads, "spin_wait": spin_wait})
+    if kind == "tf":
+        import tensorflow as tf
+
+        latent_dim = int(keras_model.inputs[0].shape[-1])
+        signature = [tf.TensorSpec((None, latent_dim), tf.float32)]
+        generate = tf.function(lambda z: keras_model(z, training=False), input_signature=signature)
+        return InProcess(name, lambda z: generate(z).numpy(), latent_dim)
+    from gantool.runtime import Generator
+
+    generator = Generator.load(model, threads, spin_wait=spin_wait)
+    return InProcess(name, generator.generate, generator.contract.latent_dim)
+
+
+def candidates(keras_model, contract, threads: int, folder: Path, one_process: bool) -> dict:
+    """name -> candidate: TF tf.function and the runtime on the plain and optimized graphs.
+
+    "onnx opt no-spin" turns onnxruntime's spin-waiting threads off: spinning
+    helps on an idle machine, while on a busy one a spinning worker steals the
+    core its partner needs, so that row shows what the setting is worth here.
+    """
     import onnx
-    import tensorflow as tf
 
     from gantool.export.keras_to_onnx import to_onnx_proto
-    from gantool.runtime.backends.onnx_backend import OnnxBackend
 
-    signature = [tf.TensorSpec((None, contract.latent_dim), tf.float32)]
-    tf_generate = tf.function(lambda z: keras_model(z, training=False), input_signature=signature)
-    runners = {"tf.function": lambda z: tf_generate(z).numpy()}
+    source = save_source(keras_model, folder)
+    chosen = {"tf.function": start_candidate("tf.function", "tf", source, threads, one_process, keras_model=keras_model)}
     for name, optimized in (("onnx plain", False), ("onnx optimized", True)):
         path = folder / f"{name.split()[1]}.onnx"
         onnx.save(to_onnx_proto(keras_model, contract, optimize=optimized), path)
-        runners[name] = OnnxBackend(path, threads=threads).run
-    runners["onnx opt no-spin"] = no_spin_runner(folder / "optimized.onnx", threads)
-    return runners
+        chosen[name] = start_candidate(name, "runtime", path, threads, one_process)
+    chosen["onnx opt no-spin"] = start_candidate("onnx opt no-spin", "runtime", folder / "optimized.onnx", threads,
+                                                 one_process, spin_wait=False)
+    return chosen
 
 
-def no_spin_runner(path: Path, threads: int):
-    """The optimized graph with onnxruntime's spin-waiting threads turned off.
+def measure(chosen: dict, args) -> dict[str, dict[str, float]]:
+    """Interleaved rounds; batch-1 p50 latency (ms), batch-64 throughput (img/s) and CPU time per candidate.
 
-    Spinning helps on an idle machine; on a busy one a spinning worker steals
-    the core its partner needs, so this row shows what the setting is worth here.
+    CPU time (all threads of the candidate's process) per batch of 64 is the
+    figure that survives a busy machine: when other processes hold the cores,
+    wall-clock ratios drift towards the ratio of CPU time per image.
     """
-    import onnxruntime as ort
-
-    from gantool.runtime.backends.onnx_backend import session_options
-
-    options = session_options(threads)
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-    return lambda z: session.run(["image"], {"z": z})[0]
-
-
-def time_calls(run, z, calls: int) -> list[float]:
-    """Seconds per call of ``run(z)``: the runtime benchmark's own timing loop, without warm-up."""
-    from gantool.runtime.bench_worker import time_calls as timed
-
-    return timed(run, z, warmup=0, repeats=calls)
-
-
-def measure(runners, latent_dim: int, args) -> dict[str, dict[str, float]]:
-    """Interleaved rounds; batch-1 p50 latency (ms), batch-64 throughput (img/s) and CPU time per runner.
-
-    CPU time (all threads of this process) per batch of 64 is the figure that
-    survives a busy machine: when other processes hold the cores, wall-clock
-    ratios drift towards the ratio of CPU time per image.
-    """
-    z1 = np.random.default_rng(1).standard_normal((1, latent_dim), dtype=np.float32)
-    z64 = np.random.default_rng(64).standard_normal((64, latent_dim), dtype=np.float32)
-    for run in runners.values():  # warm-up: graph tracing, allocator, thread pools
-        time_calls(run, z1, 20)
-        time_calls(run, z64, 5)
-    latency = {name: [] for name in runners}
-    throughput = {name: [] for name in runners}
-    cpu = {name: [] for name in runners}
+    for candidate in chosen.values():  # warm-up: graph tracing, allocator, thread pools
+        candidate.time_calls(1, 20, 1)
+        candidate.time_calls(64, 5, 64)
+    latency = {name: [] for name in chosen}
+    throughput = {name: [] for name in chosen}
+    cpu = {name: [] for name in chosen}
     for _ in range(args.rounds):
-        for name, run in runners.items():
-            latency[name].extend(time_calls(run, z1, args.latency_calls))
-            cpu_start = time.process_time()
-            throughput[name].append(64 / statistics.median(time_calls(run, z64, args.throughput_calls)))
-            cpu[name].append((time.process_time() - cpu_start) / args.throughput_calls)
+        for name, candidate in chosen.items():
+            latency[name].extend(candidate.time_calls(1, args.latency_calls, 1)[0])
+            seconds, cpu_s = candidate.time_calls(64, args.throughput_calls, 64)
+            throughput[name].append(64 / statistics.median(seconds))
+            cpu[name].append(cpu_s / args.throughput_calls)
     return {name: {"p50_ms": 1e3 * statistics.median(latency[name]), "img_s": statistics.median(throughput[name]),
-                   "cpu_ms": 1e3 * statistics.median(cpu[name])} for name in runners}
+                   "cpu_ms": 1e3 * statistics.median(cpu[name])} for name in chosen}
+
+
+def run_candidates(chosen: dict, keras_model, contract, args, folder: Path):
+    """(figures, max |Δ| vs Keras) of every candidate; the children are closed afterwards."""
+    try:
+        z = np.random.default_rng(7).standard_normal((64, contract.latent_dim), dtype=np.float32)
+        reference = np.asarray(keras_model(z, training=False))
+        errors = {name: float(np.abs(c.outputs(z, folder) - reference).max()) for name, c in chosen.items()}
+        return measure(chosen, args), errors
+    finally:
+        for candidate in chosen.values():
+            candidate.close()
 
 
 def main() -> None:
@@ -136,13 +156,11 @@ def main() -> None:
     set_tf_threads(args.threads)
     keras_model, contract = load_generator(args.model)
     with tempfile.TemporaryDirectory() as folder:
-        runners = candidates(keras_model, contract, args.threads, Path(folder))
-        z = np.random.default_rng(7).standard_normal((64, contract.latent_dim), dtype=np.float32)
-        reference = np.asarray(keras_model(z, training=False))
-        errors = {name: float(np.abs(run(z) - reference).max()) for name, run in runners.items()}
-        results = measure(runners, contract.latent_dim, args)
+        chosen = candidates(keras_model, contract, args.threads, Path(folder), args.one_process)
+        results, errors = run_candidates(chosen, keras_model, contract, args, Path(folder))
+    where = "one process" if args.one_process else "a process per engine"
     print(f"model: {args.model or 'random generator'}; threads: {args.threads} (cpu_count {os.cpu_count()}); "
-          f"rounds: {args.rounds}")
+          f"rounds: {args.rounds}; {where}")
     print(f"{'engine':<18}{'batch-1 p50 ms':>16}{'batch-64 img/s':>16}{'CPU ms/batch-64':>17}{'max |Δ| vs Keras':>18}")
     for name, figures in results.items():
         print(f"{name:<18}{figures['p50_ms']:>16.3f}{figures['img_s']:>16.0f}{figures['cpu_ms']:>17.1f}{errors[name]:>18.2e}")
