@@ -52,9 +52,10 @@ def candidates(keras_model, contract, entries, threads: int, folder: Path, one_p
     from gantool.export.registry import ExportOptions
 
     source = save_source(keras_model, folder)
-    plain = folder / "plain.onnx"
-    onnx.save(to_onnx_proto(keras_model, contract, optimize=False), plain)
-    paths = {"onnx plain graph": plain}
+    paths = {}
+    for name, optimize, fourier in (("onnx plain graph", False, False), ("onnx/none --fourier", True, True)):
+        paths[name] = folder / f"{name.split()[1].replace('/', '_')}.onnx"
+        onnx.save(to_onnx_proto(keras_model, contract, optimize=optimize, fourier=fourier), paths[name])
     for outcome in export_all(keras_model, contract, folder, ExportOptions(), entries, log=print):
         if outcome.status is not ExportStatus.passed:
             print(f"skipping {outcome.entry.key}: {outcome.status.value}: {outcome.message}")

@@ -1,4 +1,4 @@
-"""TensorFlow vs onnxruntime (plain and optimized graph), side by side on the same weights.
+"""TensorFlow vs onnxruntime (plain, optimized and --fourier graphs), side by side on the same weights.
 
 Absolute figures drift with whatever else the machine runs, so all candidates
 are timed interleaved, round by round, and the script prints ratios of medians.
@@ -95,7 +95,7 @@ def start_candidate(name: str, kind: str, model: Path, threads: int, one_process
 
 
 def candidates(keras_model, contract, threads: int, folder: Path, one_process: bool) -> dict:
-    """name -> candidate: TF tf.function and the runtime on the plain and optimized graphs.
+    """name -> candidate: TF tf.function and the runtime on the plain, optimized and --fourier graphs.
 
     "onnx opt no-spin" turns onnxruntime's spin-waiting threads off: spinning
     helps on an idle machine, while on a busy one a spinning worker steals the
@@ -107,9 +107,10 @@ def candidates(keras_model, contract, threads: int, folder: Path, one_process: b
 
     source = save_source(keras_model, folder)
     chosen = {"tf.function": start_candidate("tf.function", "tf", source, threads, one_process, keras_model=keras_model)}
-    for name, optimized in (("onnx plain", False), ("onnx optimized", True)):
+    for name, optimized, fourier in (("onnx plain", False, False), ("onnx optimized", True, False),
+                                     ("onnx fourier", True, True)):
         path = folder / f"{name.split()[1]}.onnx"
-        onnx.save(to_onnx_proto(keras_model, contract, optimize=optimized), path)
+        onnx.save(to_onnx_proto(keras_model, contract, optimize=optimized, fourier=fourier), path)
         chosen[name] = start_candidate(name, "runtime", path, threads, one_process)
     chosen["onnx opt no-spin"] = start_candidate("onnx opt no-spin", "runtime", folder / "optimized.onnx", threads,
                                                  one_process, spin_wait=False)
@@ -169,9 +170,10 @@ def main() -> None:
         print(f"{name} / tf.function: batch 1 {tf_figures['p50_ms'] / results[name]['p50_ms']:.2f}x, "
               f"batch 64 {results[name]['img_s'] / tf_figures['img_s']:.2f}x, "
               f"images per CPU-second {tf_figures['cpu_ms'] / results[name]['cpu_ms']:.2f}x")
-    gain = results["onnx optimized"]["img_s"] / results["onnx plain"]["img_s"]
-    print(f"onnx optimized / onnx plain: batch 64 {gain:.2f}x, "
-          f"batch 1 {results['onnx plain']['p50_ms'] / results['onnx optimized']['p50_ms']:.2f}x")
+    for name in ("onnx optimized", "onnx fourier"):
+        gain = results[name]["img_s"] / results["onnx plain"]["img_s"]
+        print(f"{name} / onnx plain: batch 64 {gain:.2f}x, "
+              f"batch 1 {results['onnx plain']['p50_ms'] / results[name]['p50_ms']:.2f}x")
 
 
 if __name__ == "__main__":

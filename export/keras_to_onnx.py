@@ -23,13 +23,15 @@ T = TypeVar("T")
 FP32_MAX_ABS = 1e-5
 
 
-def to_onnx_proto(keras_model, contract: ModelContract, opset: int = 17, optimize: bool = True):
+def to_onnx_proto(keras_model, contract: ModelContract, opset: int = 17, optimize: bool = True,
+                  fourier: bool = False):
     """Convert ``keras_model`` to an ``onnx.ModelProto`` carrying ``contract``.
 
     With ``optimize`` (the default) the tf2onnx graph is rewritten by
     :func:`gantool.export.onnx_optimize.optimize` (BatchNorm folded, no
-    ConvTranspose, NCHW inside) and metadata ``gantool.graph`` says
-    ``optimized``; otherwise it says ``plain``.
+    ConvTranspose, NCHW inside; with ``fourier`` the first Conv in the DFT
+    domain) and metadata ``gantool.graph`` says ``optimized`` (``optimized+fourier``);
+    otherwise it says ``plain``.
     """
     if not 13 <= opset <= MAX_OPSET:
         raise GantoolError(f"--opset must be between 13 and {MAX_OPSET}, got {opset}")
@@ -54,14 +56,16 @@ def to_onnx_proto(keras_model, contract: ModelContract, opset: int = 17, optimiz
     if optimize:
         from gantool.export.onnx_optimize import optimize as optimize_graph
 
-        proto = optimize_graph(proto)
-    _set_graph_kind(proto, "optimized" if optimize else "plain")
+        proto = optimize_graph(proto, fourier=fourier)
+    # The DFT rewrite applies only where its pattern matches; the kind says whether it did.
+    applied = any("/dft/" in node.name for node in proto.graph.node)
+    _set_graph_kind(proto, ("optimized+fourier" if applied else "optimized") if optimize else "plain")
     attach_contract(proto, contract)
     return proto
 
 
 def _set_graph_kind(proto, kind: str) -> None:
-    """Record in metadata whether the graph was rewritten for speed (``optimized``) or not (``plain``)."""
+    """Record in metadata whether the graph was rewritten for speed (``optimized``, ``optimized+fourier``) or not (``plain``)."""
     import onnx
 
     from gantool.export.onnx_optimize import GRAPH_METADATA_KEY
@@ -164,5 +168,5 @@ def export_onnx(keras_model, contract: ModelContract, out: Path, opset: int = 17
 def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> Parity:
     """Registry converter for ``onnx/none`` (see :mod:`gantool.export.registry`)."""
     proto = to_onnx_proto(keras_model, contract.replace(quantization="none", calibration_size=0), options.opset,
-                          optimize=not options.plain)
+                          optimize=not options.plain, fourier=options.fourier)
     return save_validated(proto, keras_model, contract, out, entry.tolerance.max_abs, entry.tolerance.mean_abs)

@@ -18,6 +18,11 @@ onnxruntime's ConvTranspose is several times slower than its Conv, so
    the Conv(s), where onnxruntime fuses it into the convolution kernel.
 4. The Dense layer's columns are permuted so its Reshape yields NCHW directly
    and the NHWC->NCHW Transpose disappears.
+5. With ``fourier=True`` (``gantool export --fourier``) the "same" Conv right
+   after the Dense layer (the 5x5 layer on the 7x7 map) is computed in the DFT
+   domain (:mod:`gantool.export.fourier_conv`): MatMuls instead of a Conv that
+   computes every tap of its zero padding. Faster at batch 64, slower at batch 1,
+   and it holds the kernel's spectrum in memory; see that module.
 
 Everything stays NCHW inside; the graph keeps its input, output (NHWC),
 dynamic batch axis and ``metadata_props``. A ConvTranspose this module cannot
@@ -32,6 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from gantool.errors import UnsupportedFormatError
+from gantool.export.fourier_conv import rewrite_first_conv
 from gantool.export.onnx_graph import EditableGraph, attributes, tensor_ranks
 from gantool.export.subpixel import PhaseConv, multiply_adds, phase_weights, plan_axis, split_phases
 
@@ -46,12 +52,14 @@ SPLIT_MIN_CHANNELS = 16
 _SLICE_TO_END = np.iinfo(np.int64).max
 
 
-def optimize(proto):
+def optimize(proto, fourier: bool = False):
     """Return an optimized copy of the ONNX generator ``proto`` (``proto`` is untouched).
 
     Args:
         proto: an ``onnx.ModelProto`` as tf2onnx writes it (NCHW convolutions,
             constant weights as initializers).
+        fourier: compute the first Conv in the DFT domain (step 5). Never for
+            the int8 export: onnxruntime's int8 Conv is the fast path there.
 
     Returns:
         A new ``onnx.ModelProto`` computing the same function (to float32
@@ -80,6 +88,8 @@ def optimize(proto):
     for node in [n for n in graph.nodes if n.op_type == "ConvTranspose"]:
         _rewrite_conv_transpose(graph, node, phase_forms)
     _drop_input_transpose(graph)
+    if fourier:
+        rewrite_first_conv(graph)
     graph.write_back()
     return model
 

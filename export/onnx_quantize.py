@@ -128,7 +128,7 @@ def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> 
 
     size = entry.calibration_size(options)
     float_proto = to_onnx_proto(keras_model, contract.replace(quantization="none", calibration_size=0), options.opset,
-                                optimize=not options.plain)
+                                optimize=not options.plain, fourier=False)
     proto, float_ops = quantize_proto(float_proto, contract, size)
     int8_contract = contract.replace(quantization="int8", calibration_size=size, float_ops=float_ops)
     # The quantizer does not promise to keep metadata_props: carry them over, then the int8 contract.

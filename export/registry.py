@@ -78,11 +78,14 @@ class ExportOptions:
         opset: ONNX opset of the float graph.
         plain: keep tf2onnx's graph as converted (ConvTranspose, unfolded BatchNorm) instead of
             the optimized rewrite; for debugging and for comparing speed.
+        fourier: ONNX float32: compute the first 5x5 layer in the DFT domain
+            (:mod:`gantool.export.fourier_conv`) for batch throughput.
     """
 
     calibration_size: int = DEFAULT_CALIBRATION_SIZE
     opset: int = 17
     plain: bool = False
+    fourier: bool = False
 
     def __post_init__(self) -> None:
         size = self.calibration_size
@@ -90,6 +93,8 @@ class ExportOptions:
             raise GantoolError(
                 f"--calibration-size must be an integer between 1 and {MAX_CALIBRATION_SIZE}, got {size!r}"
             )
+        if self.fourier and self.plain:
+            raise GantoolError("--fourier rewrites the optimized graph; drop --plain or --fourier")
 
 
 @dataclasses.dataclass(frozen=True)

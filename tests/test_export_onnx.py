@@ -93,10 +93,11 @@ def test_plain_flag_keeps_tf2onnx_graph(tiny_run, tmp_path):
 
     from gantool.cli import app
 
-    for flag, kind in (("--plain", "plain"), ("--no-plain", "optimized")):
+    for flag, kind in (("--plain", "plain"), ("--no-plain", "optimized"), ("--fourier", "optimized+fourier")):
         out = tmp_path / f"{kind}.onnx"
         result = CliRunner().invoke(app, ["export", "--model", str(tiny_run), "--out", str(out), flag])
         assert result.exit_code == 0, result.output
+        assert ("first Conv through a DFT" in result.output) == (flag == "--fourier")
         proto = onnx.load(out)
         assert {p.key: p.value for p in proto.metadata_props}["gantool.graph"] == kind
         assert ("ConvTranspose" in {n.op_type for n in proto.graph.node}) == (kind == "plain")

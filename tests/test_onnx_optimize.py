@@ -217,7 +217,7 @@ def test_optimized_generator_graph(plain_and_optimized):
     plain, optimized = plain_and_optimized
     onnx.checker.check_model(optimized, full_check=True)
     ops = [n.op_type for n in optimized.graph.node]
-    assert "ConvTranspose" not in ops and "Transpose" not in ops
+    assert "ConvTranspose" not in ops and "Transpose" not in ops and "MatMul" not in ops
     assert ops.count("DepthToSpace") == 1
     assert [i.name for i in optimized.graph.input] == ["z"] and [o.name for o in optimized.graph.output] == ["image"]
     assert optimized.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
@@ -227,7 +227,30 @@ def test_optimized_generator_graph(plain_and_optimized):
 
 
 @pytest.mark.slow
-def test_export_records_graph_kind(tiny_onnx):
+@pytest.mark.parametrize("batch", [1, 64])
+def test_fourier_generator_matches_keras(tiny_keras, plain_and_optimized, batch):
+    """--fourier: the 5x5 layer on the 7x7 map becomes DFT MatMuls between two Transposes; same images."""
+    keras_model, contract = tiny_keras
+    plain, optimized = plain_and_optimized
+    fourier = optimize(plain, fourier=True)
+    onnx.checker.check_model(fourier, full_check=True)
+    ops = [n.op_type for n in fourier.graph.node]
+    assert ops.count("Transpose") == 2 and ops.count("MatMul") == 4
+    def conv_kernels(proto):
+        sizes = {init.name: tuple(init.dims) for init in proto.graph.initializer}
+        return [sizes[n.input[1]][2:] for n in proto.graph.node if n.op_type == "Conv"]
+
+    assert (5, 5) in conv_kernels(optimized) and max(max(k) for k in conv_kernels(fourier)) <= 3
+    z = latents(batch, contract.latent_dim, seed=9)
+    assert np.abs(run(fourier, {"z": z}) - np.asarray(keras_model(z, training=False))).max() <= 1e-5
+
+
+@pytest.mark.slow
+def test_export_records_graph_kind(tiny_onnx, tiny_keras):
+    from gantool.export.keras_to_onnx import to_onnx_proto
+
     proto = onnx.load(tiny_onnx)
     assert {p.key: p.value for p in proto.metadata_props}[GRAPH_METADATA_KEY] == "optimized"
+    fourier = to_onnx_proto(*tiny_keras, fourier=True)
+    assert {p.key: p.value for p in fourier.metadata_props}[GRAPH_METADATA_KEY] == "optimized+fourier"
     assert "ConvTranspose" not in {n.op_type for n in proto.graph.node}
