@@ -378,6 +378,7 @@ def info(
                    f"in [{low:g}, {high:g}]"),
         ("quantization", contract.quantization + (f" (calibrated on {contract.calibration_size} latents)" if contract.calibration_size else "")
          + (f"; left in float: {', '.join(contract.float_ops)}" if contract.float_ops else "")),
+        *([("graph", graph)] if (graph := _graph_kind(generator)) else []),
         ("latents", contract.latent_convention),
         *([("labels", "default: numpy.arange(count) % num_classes; gantool sample --digit D / --digits 0-9")]
           if contract.conditional else []),
@@ -391,6 +392,14 @@ def info(
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
         typer.echo(f"{key:<{width}}  {value}")
+
+
+def _graph_kind(generator) -> str:
+    """What an ONNX model's graph is (``gantool.graph`` metadata: plain, optimized, optimized+fourier), else ''."""
+    session = getattr(generator.backend, "session", None)
+    if session is None or not hasattr(session, "get_modelmeta"):
+        return ""
+    return session.get_modelmeta().custom_metadata_map.get("gantool.graph", "")
 
 
 @app.command("train-classifier")

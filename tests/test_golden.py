@@ -103,3 +103,14 @@ def test_bundled_names_open_the_shipped_files(tmp_path):
     result = CliRunner().invoke(app, ["sample", "--model", "bundled-int8", "--count", "4", "--cols", "2", "--out", str(tmp_path / "g.png")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "g.png").stat().st_size > 0
+
+
+def test_info_names_the_graph_kind():
+    """``gantool info`` says which graph an ONNX file holds (the bundled one: optimized, no --fourier)."""
+    from typer.testing import CliRunner
+
+    from gantool.cli import app
+
+    result = CliRunner().invoke(app, ["info"])
+    assert result.exit_code == 0, result.output
+    assert [line.split()[1] for line in result.output.splitlines() if line.startswith("graph")] == ["optimized"]
