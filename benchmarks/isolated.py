@@ -67,9 +67,9 @@ class EngineProcess:
         """The child's float outputs for latents ``z``."""
         safe = re.sub(r"[^A-Za-z0-9]+", "_", self.name)
         latents, out = folder / f"{safe}-z.npy", folder / f"{safe}-y.npy"
-        np.save(latents, z)
+        np.save(latents, z, allow_pickle=False)
         self._request({"op": "outputs", "latents": str(latents), "out": str(out)})
-        return np.load(out)
+        return np.load(out, allow_pickle=False)
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -109,7 +109,7 @@ def _engine(spec: dict):
 
         tf.config.threading.set_intra_op_parallelism_threads(spec["threads"])
         tf.config.threading.set_inter_op_parallelism_threads(1)
-        model = keras.saving.load_model(spec["model"], compile=False)
+        model = keras.saving.load_model(spec["model"], compile=False, safe_mode=True)
         latent_dim = int(model.inputs[0].shape[-1])
         signature = [tf.TensorSpec((None, latent_dim), tf.float32)]
         generate = tf.function(lambda z: model(z, training=False), input_signature=signature)
@@ -123,6 +123,8 @@ def _engine(spec: dict):
 def _serve(spec: dict) -> None:
     from gantool.runtime.bench_worker import time_calls
 
+    # Replies go to the real stdout; anything a library prints goes to stderr instead of the protocol.
+    protocol, sys.stdout = sys.stdout, sys.stderr
     run, latent_dim = _engine(spec)
     for line in sys.stdin:
         request = json.loads(line)
@@ -137,14 +139,14 @@ def _serve(spec: dict) -> None:
                 seconds = time_calls(run, z, warmup=0, repeats=request["calls"])
                 reply = {"seconds": seconds, "cpu_s": time.process_time() - cpu_start}
             elif op == "outputs":
-                np.save(request["out"], np.asarray(run(np.load(request["latents"]))), allow_pickle=False)
+                np.save(request["out"], np.asarray(run(np.load(request["latents"], allow_pickle=False))), allow_pickle=False)
                 reply = {"ok": True}
             else:
                 reply = {"ok": op == "ready"}
         except Exception as exc:  # the parent prints it and stops
             reply = {"error": f"{type(exc).__name__}: {exc}"}
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
+        protocol.write(json.dumps(reply) + "\n")
+        protocol.flush()
 
 
 if __name__ == "__main__":
