@@ -41,12 +41,11 @@ import dataclasses
 
 import numpy as np
 
-from gantool.export.onnx_graph import EditableGraph, attributes
+from gantool.export.onnx_graph import EditableGraph, attributes, dense_to_map
 
 # Below this many output channels x input channels the DFT's fixed costs (two
 # transposes, three small MatMuls) are not worth it; the generator's layer has 32,768.
 MIN_CHANNEL_PRODUCT = 4096
-UNARY_ELEMENTWISE = frozenset({"LeakyRelu", "Relu", "Tanh", "Sigmoid", "Elu"})
 
 
 def frequencies(size: int) -> list[tuple[int, int]]:
@@ -174,24 +173,11 @@ def rewrite_first_conv(graph: EditableGraph) -> bool:
 
 def _match(graph: EditableGraph, dense):
     """``(reshape, conv, (channels, size), conv weight, conv bias)`` if ``dense`` starts the pattern, else None."""
-    weight = graph.const(dense.input[1]) if len(dense.input) > 1 else None
-    if weight is None or weight.ndim != 2:
+    match = dense_to_map(graph, dense)
+    if match is None:
         return None
-    if dense.op_type == "Gemm" and any(attributes(dense).get(key, default) != default for key, default in
-                                       (("transA", 0), ("transB", 0), ("alpha", 1.0), ("beta", 1.0))):
-        return None
-    if len(dense.input) > 2 and dense.input[2] and getattr(graph.const(dense.input[2]), "shape", None) != (weight.shape[1],):
-        return None
-    tensor, node = dense.output[0], graph.sole_consumer(dense.output[0])
-    while node is not None and node.op_type in UNARY_ELEMENTWISE and len(node.input) == 1:
-        tensor, node = node.output[0], graph.sole_consumer(node.output[0])
-    if node is None or node.op_type != "Reshape" or node.input[0] != tensor:
-        return None
-    shape = graph.consts.get(node.input[1])
-    if shape is None or shape.shape != (4,) or shape[0] not in (-1, 0) or shape[2] != shape[3]:
-        return None
-    channels, size = int(shape[1]), int(shape[2])
-    if channels * size * size != weight.shape[1] or (shape[0] == 0 and attributes(node).get("allowzero", 0)):
+    node, (channels, height, size) = match
+    if height != size:
         return None
     conv = graph.sole_consumer(node.output[0])
     if conv is None or conv.op_type != "Conv" or conv.input[0] != node.output[0]:

@@ -79,6 +79,46 @@ class EditableGraph:
         del self.graph.value_info[:]
 
 
+# Elementwise ops with no tensor operand other than their input: they commute
+# with any permutation of elements (DepthToSpace, Slice, Reshape of a column order).
+UNARY_ELEMENTWISE = frozenset({"LeakyRelu", "Relu", "Tanh", "Sigmoid", "Elu"})
+
+
+def is_plain_gemm(node) -> bool:
+    """A Gemm computing ``A @ B + C`` (no transposes, alpha = beta = 1)."""
+    attrs = attributes(node)
+    flags = (attrs.get("alpha", 1.0), attrs.get("beta", 1.0), attrs.get("transA", 0), attrs.get("transB", 0))
+    return flags == (1.0, 1.0, 0, 0)
+
+
+def dense_to_map(graph: EditableGraph, dense):
+    """``(reshape, (d1, d2, d3))`` if ``dense`` is a Dense layer that becomes a 4-D map, else None.
+
+    That is: a MatMul or plain Gemm with a constant 2-D weight (and a bias of its
+    width, if any), then only unary elementwise activations, then a Reshape to
+    ``[batch, d1, d2, d3]`` whose batch entry is -1 (or 0 without allowzero) and
+    whose other entries account for every column. The Dense layer's columns can
+    then be permuted freely: the two rewrites that do so read the map in
+    another order.
+    """
+    weight = graph.const(dense.input[1]) if len(dense.input) > 1 else None
+    if weight is None or weight.ndim != 2 or (dense.op_type == "Gemm" and not is_plain_gemm(dense)):
+        return None
+    if len(dense.input) > 2 and dense.input[2] and getattr(graph.const(dense.input[2]), "shape", None) != (weight.shape[1],):
+        return None
+    tensor, node = dense.output[0], graph.sole_consumer(dense.output[0])
+    while node is not None and node.op_type in UNARY_ELEMENTWISE and len(node.input) == 1:
+        tensor, node = node.output[0], graph.sole_consumer(node.output[0])
+    if node is None or node.op_type != "Reshape" or node.input[0] != tensor:
+        return None
+    shape = graph.consts.get(node.input[1])
+    if shape is None or shape.shape != (4,) or int(np.prod(shape[1:])) != weight.shape[1]:
+        return None
+    if not (shape[0] == -1 or (shape[0] == 0 and not attributes(node).get("allowzero", 0))):
+        return None
+    return node, tuple(int(d) for d in shape[1:])
+
+
 def attributes(node) -> dict:
     """A node's attributes as a plain ``{name: python value}`` dict."""
     from onnx import helper

@@ -38,13 +38,17 @@ import numpy as np
 
 from gantool.errors import UnsupportedFormatError
 from gantool.export.fourier_conv import rewrite_first_conv
-from gantool.export.onnx_graph import EditableGraph, attributes, tensor_ranks
+from gantool.export.onnx_graph import (
+    UNARY_ELEMENTWISE,
+    EditableGraph,
+    attributes,
+    dense_to_map,
+    is_plain_gemm,
+    tensor_ranks,
+)
 from gantool.export.subpixel import PhaseConv, multiply_adds, phase_weights, plan_axis, split_phases
 
 GRAPH_METADATA_KEY = "gantool.graph"
-# Elementwise ops with no tensor operand other than their input: they commute
-# with any permutation of elements (DepthToSpace, Slice, Reshape of a column order).
-UNARY_ELEMENTWISE = frozenset({"LeakyRelu", "Relu", "Tanh", "Sigmoid", "Elu"})
 MIN_OPSET = 13
 # onnxruntime's fast (NCHWc) Conv works on blocks of 16 channels (one AVX-512
 # register); splitting a phase Conv into narrower per-phase Convs measured slower.
@@ -146,7 +150,7 @@ def _affine_layout(graph: EditableGraph, node):
     if node.op_type == "MatMul" and weight.ndim == 2 and graph.ranks.get(node.input[0]) == 2:
         # Only a 2-D MatMul can become a Gemm; a batched one is left as it is.
         return node.input[1], weight.shape[1], 1, 2
-    if node.op_type == "Gemm" and weight.ndim == 2 and _is_plain_gemm(node):
+    if node.op_type == "Gemm" and weight.ndim == 2 and is_plain_gemm(node):
         bias = graph.const(node.input[2]) if has_bias else None
         if bias is None or bias.shape in ((weight.shape[1],), (1, weight.shape[1])):
             return node.input[1], weight.shape[1], 1, 2
@@ -156,12 +160,6 @@ def _affine_layout(graph: EditableGraph, node):
         channels = weight.shape[0] if node.op_type == "Conv" else weight.shape[1]
         return node.input[1], channels, 1, 4
     return None
-
-
-def _is_plain_gemm(node) -> bool:
-    attrs = attributes(node)
-    flags = (attrs.get("alpha", 1.0), attrs.get("beta", 1.0), attrs.get("transA", 0), attrs.get("transB", 0))
-    return flags == (1.0, 1.0, 0, 0)
 
 
 def _weight_broadcast(node, vector: np.ndarray) -> np.ndarray:
@@ -338,25 +336,13 @@ def _drop_input_transpose(graph: EditableGraph) -> None:
 
 def _dense_to_nchw(graph: EditableGraph, dense):
     """``(reshape, transpose, (height, width, channels))`` if ``dense`` starts the NHWC->NCHW pattern, else None."""
-    weight = graph.const(dense.input[1]) if len(dense.input) > 1 else None
-    if weight is None or weight.ndim != 2 or (dense.op_type == "Gemm" and not _is_plain_gemm(dense)):
+    match = dense_to_map(graph, dense)
+    if match is None:
         return None
-    has_bias = len(dense.input) > 2 and dense.input[2]
-    if has_bias and getattr(graph.const(dense.input[2]), "shape", None) != (weight.shape[1],):
-        return None
-    tensor, node = dense.output[0], graph.sole_consumer(dense.output[0])
-    while node is not None and node.op_type in UNARY_ELEMENTWISE and len(node.input) == 1:
-        tensor, node = node.output[0], graph.sole_consumer(node.output[0])
-    if node is None or node.op_type != "Reshape" or node.input[0] != tensor:
-        return None
-    shape = graph.consts.get(node.input[1])
-    if shape is None or shape.shape != (4,) or int(np.prod(shape[1:])) != weight.shape[1]:
-        return None
-    if not (shape[0] == -1 or (shape[0] == 0 and not attributes(node).get("allowzero", 0))):
-        return None
-    transpose = graph.sole_consumer(node.output[0])
+    reshape, dims = match
+    transpose = graph.sole_consumer(reshape.output[0])
     if transpose is None or transpose.op_type != "Transpose" or transpose.output[0] in graph.outputs:
         return None
     if list(attributes(transpose).get("perm", [])) != [0, 3, 1, 2]:
         return None
-    return node, transpose, tuple(int(d) for d in shape[1:])
+    return reshape, transpose, dims
