@@ -2,10 +2,10 @@
 
 ``tf_vs_onnx.py`` and ``all_formats.py`` time their candidates interleaved,
 round by round, so that load on the machine hits them alike. In one process,
-though, the engines also share an address space and thread pools: TensorFlow's
-and onnxruntime's idle workers, LiteRT's arenas. Measured in one process, the
-TFLite int8 / ONNX ratio swung 1.6-2.8x between runs, while each format alone
-(``gantool bench``) gave 2.9x. Here every candidate is a child process that
+though, the engines also share an address space and thread pools, and they
+disturb each other: measured in one process, the TFLite int8 / ONNX ratio swung
+1.6-2.8x between runs, while each format alone (``gantool bench``) gave 2.9x
+(which engine's threads interfere was not traced). Here every candidate is a child process that
 loads its engine once and then waits on a pipe; the parent asks one child at a
 time to time ``calls`` calls at a batch size, so the rounds stay interleaved
 and only one engine runs at any moment.
@@ -13,7 +13,7 @@ and only one engine runs at any moment.
 A child is started with ``python isolated.py SPEC_JSON`` and speaks one JSON
 line per request on stdin/stdout::
 
-    {"op": "time", "batch": 64, "calls": 4}   -> {"seconds": [...], "cpu_s": 0.21}
+    {"op": "time", "batch": 64, "calls": 4, "seed": 64}   -> {"seconds": [...], "cpu_s": 0.21}
     {"op": "outputs", "latents": "z.npy", "out": "y.npy"}   -> {"ok": true}
     {"op": "quit"}
 

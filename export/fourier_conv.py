@@ -21,12 +21,17 @@ becomes three MatMuls:
 3. inverse DFT back to the 7x7 map, which also sums the four real products of
    each complex one: ``[49, 4*61] @ [4*61, batch*128]``.
 
-Unlike Winograd's transforms (whose fp32 error, measured, was 2-4e-5 on the
-generator's output against a 1e-5 bound), the DFT is unitary up to scale, so
-float32 rounding stays at the direct convolution's level (measured 5e-6 on the
-bundled generator). The kernel's spectrum (4.9x the kernel's size) is not stored:
-the file keeps the kernel, and a MatMul of two constants computes the spectrum,
-which onnxruntime folds once when it loads the model.
+Unlike Winograd's transforms (float32 error 2-4e-5 on the generator's output
+against a 1e-5 bound, ``benchmarks/conv_transforms.py``), the DFT is unitary up
+to scale, so float32 rounding stays at the direct convolution's level (5.0e-6
+against 4.0e-6 there). The kernel's spectrum (4.9x the kernel's size) is not
+stored: the file keeps the kernel, and a MatMul of two constants computes the
+spectrum, which onnxruntime folds once when it loads the model.
+
+What it costs (README, Speed): the spectrum's 16 MB and the larger activations
+raise ``gantool sample``'s peak memory from 107 to 136 MB, and reading the whole
+spectrum for one image triples batch-1 latency. Hence an export option
+(``gantool export --fourier``), not the default.
 
 The rewrite applies where the layout can change for free: a Dense layer
 (MatMul/Gemm with constant weights) -> elementwise activations -> Reshape to
@@ -43,8 +48,9 @@ import numpy as np
 
 from gantool.export.onnx_graph import EditableGraph, attributes, dense_to_map
 
-# Below this many output channels x input channels the DFT's fixed costs (two
-# transposes, three small MatMuls) are not worth it; the generator's layer has 32,768.
+# Below this many output x input channels the rewrite is skipped: a judgment, not a measurement
+# (the DFT's fixed costs, two transposes and three MatMuls, weigh more on small layers). The
+# generator's layer has 32,768.
 MIN_CHANNEL_PRODUCT = 4096
 
 
