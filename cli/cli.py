@@ -98,6 +98,7 @@ EXPORT_HELP = (
     + export_registry.help_table()
     + "\n\n\b\nExamples:\n"
     "  gantool export --format onnx --model runs/dcgan --out g.onnx\n"
+    "  gantool export --format onnx --fourier --model runs/dcgan --out g_batch.onnx   # batch throughput\n"
     "  gantool export --format tflite --quantize int8 --model runs/dcgan --out g_int8.tflite\n"
     "  gantool export --format all --model runs/dcgan --out exports"
 )
