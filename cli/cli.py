@@ -204,7 +204,7 @@ def export(
     value_range: Annotated[str, typer.Option(help="Output range LOW,HIGH when the model has no gantool config.")] = "-1,1",
     plain: Annotated[bool, typer.Option(help="ONNX: keep tf2onnx's graph (ConvTranspose) instead of the faster rewrite.")] = False,
     fourier: Annotated[bool, typer.Option(help="ONNX float32: the 5x5 layer through a DFT: ~1.7x images/s at batch 64, "
-                                          "~3x batch-1 latency, ~30 MB more memory (README: Performance).")] = False,
+                                          "2.6x batch-1 latency, ~30 MB more memory (README: Speed).")] = False,
     eval_count: Annotated[int, typer.Option(help="--format all: judge each file with gantool eval at this n (0: skip).")] = 2000,
 ) -> None:
     """Export a trained generator and check it against the Keras model (help text: EXPORT_HELP)."""

@@ -30,7 +30,7 @@ spectrum, which onnxruntime folds once when it loads the model.
 
 What it costs (README, Speed): the spectrum's 16 MB and the larger activations
 raise ``gantool sample``'s peak memory from 107 to 136 MB, and reading the whole
-spectrum for one image triples batch-1 latency. Hence an export option
+spectrum for one image makes batch-1 latency 2.6x longer. Hence an export option
 (``gantool export --fourier``), not the default.
 
 The rewrite applies where the layout can change for free: a Dense layer
