@@ -242,8 +242,7 @@ def export(
     if fourier:
         from gantool.runtime.backends import open_backend
 
-        kind = open_backend(out).session.get_modelmeta().custom_metadata_map.get("gantool.graph", "")
-        details.append("first Conv through a DFT" if kind == "optimized+fourier"
+        details.append("first Conv through a DFT" if _graph_kind(open_backend(out)) == "optimized+fourier"
                        else "--fourier found no Dense -> Conv 'same' layer to rewrite; graph as without it")
     if entry.calibrated:
         from gantool.runtime.backends import open_backend
@@ -379,7 +378,7 @@ def info(
                    f"in [{low:g}, {high:g}]"),
         ("quantization", contract.quantization + (f" (calibrated on {contract.calibration_size} latents)" if contract.calibration_size else "")
          + (f"; left in float: {', '.join(contract.float_ops)}" if contract.float_ops else "")),
-        *([("graph", graph)] if (graph := _graph_kind(generator)) else []),
+        *([("graph", graph)] if (graph := _graph_kind(generator.backend)) else []),
         ("latents", contract.latent_convention),
         *([("labels", "default: numpy.arange(count) % num_classes; gantool sample --digit D / --digits 0-9")]
           if contract.conditional else []),
@@ -395,9 +394,9 @@ def info(
         typer.echo(f"{key:<{width}}  {value}")
 
 
-def _graph_kind(generator) -> str:
+def _graph_kind(backend) -> str:
     """What an ONNX model's graph is (``gantool.graph`` metadata: plain, optimized, optimized+fourier), else ''."""
-    session = getattr(generator.backend, "session", None)
+    session = getattr(backend, "session", None)
     if session is None or not hasattr(session, "get_modelmeta"):
         return ""
     return session.get_modelmeta().custom_metadata_map.get("gantool.graph", "")
