@@ -101,22 +101,29 @@ class InProcess:
         pass
 
 
-def _engine(spec: dict):
-    """(run(z) -> float outputs, latent_dim) for the spec's engine."""
-    if spec["kind"] == "tf":
-        import keras
+def make_engine(kind: str, model: str | Path, threads: int, spin_wait: bool = True, keras_model=None):
+    """(run(z) -> float outputs, latent_dim): a Keras generator as a ``tf.function`` (``kind`` "tf"),
+    or an exported file through :class:`gantool.runtime.Generator` (``kind`` "runtime").
+
+    ``keras_model``: the Keras generator already loaded in this process (whose TensorFlow
+    threads the caller has set); else it is loaded from ``model`` and TensorFlow gets ``threads``.
+    """
+    if kind == "tf":
         import tensorflow as tf
 
-        tf.config.threading.set_intra_op_parallelism_threads(spec["threads"])
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-        model = keras.saving.load_model(spec["model"], compile=False, safe_mode=True)
-        latent_dim = int(model.inputs[0].shape[-1])
+        if keras_model is None:
+            import keras
+
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+            keras_model = keras.saving.load_model(model, compile=False, safe_mode=True)
+        latent_dim = int(keras_model.inputs[0].shape[-1])
         signature = [tf.TensorSpec((None, latent_dim), tf.float32)]
-        generate = tf.function(lambda z: model(z, training=False), input_signature=signature)
+        generate = tf.function(lambda z: keras_model(z, training=False), input_signature=signature)
         return (lambda z: generate(z).numpy()), latent_dim
     from gantool.runtime import Generator
 
-    generator = Generator.load(spec["model"], spec["threads"], spin_wait=spec.get("spin_wait", True))
+    generator = Generator.load(model, threads, spin_wait=spin_wait)
     return generator.generate, generator.contract.latent_dim
 
 
@@ -125,7 +132,7 @@ def _serve(spec: dict) -> None:
 
     # Replies go to the real stdout; anything a library prints goes to stderr instead of the protocol.
     protocol, sys.stdout = sys.stdout, sys.stderr
-    run, latent_dim = _engine(spec)
+    run, latent_dim = make_engine(spec["kind"], spec["model"], spec["threads"], spec.get("spin_wait", True))
     for line in sys.stdin:
         request = json.loads(line)
         op = request["op"]

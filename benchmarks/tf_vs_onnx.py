@@ -77,21 +77,11 @@ def save_source(keras_model, folder: Path) -> Path:
 def start_candidate(name: str, kind: str, model: Path, threads: int, one_process: bool, spin_wait: bool = True,
                     keras_model=None):
     """A candidate in a child process of its own, or in this one with ``one_process``."""
-    from isolated import EngineProcess, InProcess
+    from isolated import EngineProcess, InProcess, make_engine
 
     if not one_process:
         return EngineProcess(name, {"kind": kind, "model": str(model), "threads": threads, "spin_wait": spin_wait})
-    if kind == "tf":
-        import tensorflow as tf
-
-        latent_dim = int(keras_model.inputs[0].shape[-1])
-        signature = [tf.TensorSpec((None, latent_dim), tf.float32)]
-        generate = tf.function(lambda z: keras_model(z, training=False), input_signature=signature)
-        return InProcess(name, lambda z: generate(z).numpy(), latent_dim)
-    from gantool.runtime import Generator
-
-    generator = Generator.load(model, threads, spin_wait=spin_wait)
-    return InProcess(name, generator.generate, generator.contract.latent_dim)
+    return InProcess(name, *make_engine(kind, model, threads, spin_wait, keras_model))
 
 
 def candidates(keras_model, contract, threads: int, folder: Path, one_process: bool) -> dict:

@@ -46,12 +46,14 @@ import dataclasses
 
 import numpy as np
 
-from gantool.export.onnx_graph import EditableGraph, attributes, dense_to_map
+from gantool.export.onnx_graph import EditableGraph, attributes, dense_to_map, permute_dense_columns
 
 # Below this many output x input channels the rewrite is skipped: a judgment, not a measurement
 # (the DFT's fixed costs, two transposes and three MatMuls, weigh more on small layers). The
 # generator's layer has 32,768.
 MIN_CHANNEL_PRODUCT = 4096
+# Part of the name of every node and constant the rewrite adds.
+NODE_MARK = "/dft/"
 
 
 def frequencies(size: int) -> list[tuple[int, int]]:
@@ -134,7 +136,7 @@ def rewrite_first_conv(graph: EditableGraph) -> bool:
             continue
         reshape, conv, (channels, size), weight, bias = match
         out_channels, kernel_size = weight.shape[0], weight.shape[2]
-        _dense_columns_to_nhwc(graph, dense, channels, size)
+        permute_dense_columns(graph, dense, (channels, size, size), (1, 2, 0), "nhwc")
         reshape.input[1] = graph.add_const(f"{reshape.input[1]}/nhwc", np.array([-1, size, size, channels], np.int64))
         matrices = dft_conv(size, kernel_size)
         count, name = matrices.count, conv.name or "conv"
@@ -152,8 +154,8 @@ def rewrite_first_conv(graph: EditableGraph) -> bool:
             "products": np.array([4 * count, -1], np.int64),
             "map_shape": np.array([size, size, -1, out_channels], np.int64),
         }
-        c = {key: graph.add_const(f"{name}/dft/{key}", value) for key, value in consts.items()}
-        t = {key: graph.name(f"{name}/dft/{key}") for key in
+        c = {key: graph.add_const(f"{name}{NODE_MARK}{key}", value) for key, value in consts.items()}
+        t = {key: graph.name(f"{name}{NODE_MARK}{key}") for key in
              ("hwbc", "x", "x_spec", "x_freq", "w_flat", "w_spec", "prod", "prod_flat", "y", "y_map", "y_bias")}
         nodes = [
             helper.make_node("Transpose", [reshape.output[0]], [t["hwbc"]], perm=[1, 2, 0, 3]),
@@ -171,7 +173,7 @@ def rewrite_first_conv(graph: EditableGraph) -> bool:
             helper.make_node("Transpose", [t["y_bias"]], [conv.output[0]], perm=[2, 3, 0, 1]),
         ]
         for node in nodes:
-            node.name = graph.name(f"{name}/dft/{node.op_type}")
+            node.name = graph.name(f"{name}{NODE_MARK}{node.op_type}")
         graph.replace(conv, nodes)
         return True
     return False
@@ -202,9 +204,7 @@ def _match(graph: EditableGraph, dense):
     return node, conv, (channels, size), kernel, bias
 
 
-def _dense_columns_to_nhwc(graph: EditableGraph, dense, channels: int, size: int) -> None:
-    """Permute the Dense layer's columns (and bias) from (c, h, w) to (h, w, c) order."""
-    order = np.arange(channels * size * size).reshape(channels, size, size).transpose(1, 2, 0).reshape(-1)
-    dense.input[1] = graph.add_const(f"{dense.input[1]}/nhwc", np.ascontiguousarray(graph.consts[dense.input[1]][:, order]))
-    if len(dense.input) > 2 and dense.input[2]:
-        dense.input[2] = graph.add_const(f"{dense.input[2]}/nhwc", graph.consts[dense.input[2]][order])
+
+def has_dft_layer(proto) -> bool:
+    """Whether :func:`rewrite_first_conv` rewrote a layer of ``proto`` (its nodes carry :data:`NODE_MARK`)."""
+    return any(NODE_MARK in node.name for node in proto.graph.node)

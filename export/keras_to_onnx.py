@@ -53,13 +53,15 @@ def to_onnx_proto(keras_model, contract: ModelContract, opset: int = 17, optimiz
     proto, _ = tf2onnx.convert.from_function(generate, input_signature=signature, opset=opset)
     _name_io(proto, contract)
     _check_explicit_pads(proto)
+    kind = "plain"
     if optimize:
+        from gantool.export.fourier_conv import has_dft_layer
         from gantool.export.onnx_optimize import optimize as optimize_graph
 
         proto = optimize_graph(proto, fourier=fourier)
-    # The DFT rewrite applies only where its pattern matches; the kind says whether it did.
-    applied = any("/dft/" in node.name for node in proto.graph.node)
-    _set_graph_kind(proto, ("optimized+fourier" if applied else "optimized") if optimize else "plain")
+        # The DFT rewrite applies only where its pattern matches; the kind says whether it did.
+        kind = "optimized+fourier" if has_dft_layer(proto) else "optimized"
+    _set_graph_kind(proto, kind)
     attach_contract(proto, contract)
     return proto
 

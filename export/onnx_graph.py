@@ -119,6 +119,21 @@ def dense_to_map(graph: EditableGraph, dense):
     return node, tuple(int(d) for d in shape[1:])
 
 
+def permute_dense_columns(graph: EditableGraph, dense, map_shape: tuple[int, int, int], axes: tuple[int, int, int],
+                          suffix: str) -> None:
+    """Reorder the columns (and bias) of the Dense layer ``dense``, read as a ``map_shape`` map, by ``axes``.
+
+    Column ``i`` of the new weight is column ``order[i]`` of the old one, where
+    ``order = arange(prod(map_shape)).reshape(map_shape).transpose(axes).ravel()``;
+    the new constants are named after the old ones plus ``/suffix``.
+    """
+    order = np.arange(int(np.prod(map_shape))).reshape(map_shape).transpose(axes).reshape(-1)
+    weight = np.ascontiguousarray(graph.consts[dense.input[1]][:, order])
+    dense.input[1] = graph.add_const(f"{dense.input[1]}/{suffix}", weight)
+    if len(dense.input) > 2 and dense.input[2]:
+        dense.input[2] = graph.add_const(f"{dense.input[2]}/{suffix}", graph.consts[dense.input[2]][order])
+
+
 def attributes(node) -> dict:
     """A node's attributes as a plain ``{name: python value}`` dict."""
     from onnx import helper

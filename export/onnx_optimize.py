@@ -44,6 +44,7 @@ from gantool.export.onnx_graph import (
     attributes,
     dense_to_map,
     is_plain_gemm,
+    permute_dense_columns,
     tensor_ranks,
 )
 from gantool.export.subpixel import PhaseConv, multiply_adds, phase_weights, plan_axis, split_phases
@@ -320,12 +321,7 @@ def _drop_input_transpose(graph: EditableGraph) -> None:
         if match is None:
             continue
         reshape, transpose, (height, width, channels) = match
-        columns = height * width * channels
-        order = np.arange(columns).reshape(height, width, channels).transpose(2, 0, 1).reshape(-1)
-        weight = np.ascontiguousarray(graph.consts[dense.input[1]][:, order])
-        dense.input[1] = graph.add_const(f"{dense.input[1]}/nchw", weight)
-        if len(dense.input) > 2 and dense.input[2]:
-            dense.input[2] = graph.add_const(f"{dense.input[2]}/nchw", graph.consts[dense.input[2]][order])
+        permute_dense_columns(graph, dense, (height, width, channels), (2, 0, 1), "nchw")
         batch = graph.consts[reshape.input[1]][0]
         nchw = np.array([batch, channels, height, width], np.int64)
         reshape.input[1] = graph.add_const(f"{reshape.input[1]}/nchw", nchw)

@@ -226,6 +226,12 @@ def test_optimized_generator_graph(plain_and_optimized):
     assert props[GRAPH_METADATA_KEY] == "plain"  # optimize() itself keeps metadata; the export sets the kind
 
 
+def conv_kernels(proto) -> list[tuple[int, ...]]:
+    """The (kh, kw) of every Conv in ``proto``."""
+    sizes = {init.name: tuple(init.dims) for init in proto.graph.initializer}
+    return [sizes[n.input[1]][2:] for n in proto.graph.node if n.op_type == "Conv"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("batch", [1, 64])
 def test_fourier_generator_matches_keras(tiny_keras, plain_and_optimized, batch):
@@ -236,10 +242,6 @@ def test_fourier_generator_matches_keras(tiny_keras, plain_and_optimized, batch)
     onnx.checker.check_model(fourier, full_check=True)
     ops = [n.op_type for n in fourier.graph.node]
     assert ops.count("Transpose") == 2 and ops.count("MatMul") == 4
-    def conv_kernels(proto):
-        sizes = {init.name: tuple(init.dims) for init in proto.graph.initializer}
-        return [sizes[n.input[1]][2:] for n in proto.graph.node if n.op_type == "Conv"]
-
     assert (5, 5) in conv_kernels(optimized) and max(max(k) for k in conv_kernels(fourier)) <= 3
     z = latents(batch, contract.latent_dim, seed=9)
     assert np.abs(run(fourier, {"z": z}) - np.asarray(keras_model(z, training=False))).max() <= 1e-5
@@ -251,6 +253,6 @@ def test_export_records_graph_kind(tiny_onnx, tiny_keras):
 
     proto = onnx.load(tiny_onnx)
     assert {p.key: p.value for p in proto.metadata_props}[GRAPH_METADATA_KEY] == "optimized"
+    assert "ConvTranspose" not in {n.op_type for n in proto.graph.node}
     fourier = to_onnx_proto(*tiny_keras, fourier=True)
     assert {p.key: p.value for p in fourier.metadata_props}[GRAPH_METADATA_KEY] == "optimized+fourier"
-    assert "ConvTranspose" not in {n.op_type for n in proto.graph.node}
