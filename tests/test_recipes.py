@@ -152,3 +152,22 @@ def test_running_class_balance_gives_no_reward_for_blends():
         TrainConfig(epochs=1, aux_balance="running")
     with pytest.raises(GantoolError, match="--aux-balance must be one of"):
         TrainConfig(epochs=1, aux_weight=1.0, aux_balance="epoch")
+
+
+def test_top_k_trains_the_generator_on_the_best_rated_fakes():
+    """--top-k 0.25 keeps the quarter of a batch the critic rates most real (rounded, at least one)."""
+    import numpy as np
+
+    from gantool.train.trainer import build_gan
+
+    logits = np.arange(8, dtype=np.float32)[::-1].copy()[:, None] * 0.5 - 1.0  # 2.5, 2.0, ..., -1.0
+    np.random.default_rng(0).shuffle(logits)
+    kept = {fraction: np.sort(np.asarray(build_gan(TrainConfig(epochs=1, top_k=fraction), on_gpu=False)
+                                         ._best_rated(logits))[:, 0])
+            for fraction in (1.0, 0.25, 0.01)}
+    np.testing.assert_array_equal(kept[1.0], np.sort(logits[:, 0]))
+    np.testing.assert_array_equal(kept[0.25], [2.0, 2.5])
+    np.testing.assert_array_equal(kept[0.01], [2.5])
+    for bad in (0.0, 1.5):
+        with pytest.raises(GantoolError, match="--top-k must be a fraction"):
+            TrainConfig(epochs=1, top_k=bad)

@@ -61,6 +61,10 @@ class TrainConfig:
             batch's mean prediction scored against a running average of earlier batches' (decay
             0.99, restarting from uniform at each start or resume): under-produced classes are
             rewarded, and a blend earns no more than a clear digit of the rarer class.
+        top_k: fraction of each batch of generated digits whose adversarial loss trains the
+            generator: the ones the discriminator rates most real (Sinha et al. 2020, "Top-k
+            Training of GANs"). Late in training the worst-rated fakes' gradients point the
+            generator away from what it already draws well. 1: every fake (the tutorial's).
         lr_decay_start: from this epoch on, both learning rates fall linearly, epoch by epoch,
             to reach 0 after the last epoch (0: constant rates). Annealing lets the generator
             settle instead of orbiting the equilibrium.
@@ -87,6 +91,7 @@ class TrainConfig:
     aux_weight: float = 0.0
     aux_fake_weight: float = 0.0
     aux_balance: str = "batch"
+    top_k: float = 1.0
     arch: str = "dcgan"
 
     def __post_init__(self) -> None:
@@ -121,6 +126,8 @@ class TrainConfig:
             raise GantoolError(f"--aux-fake-weight must be in [0, 10], got {self.aux_fake_weight}")
         if self.aux_balance not in AUX_BALANCES:
             raise GantoolError(f"--aux-balance must be one of {', '.join(AUX_BALANCES)}, got {self.aux_balance!r}")
+        if not 0 < self.top_k <= 1:
+            raise GantoolError(f"--top-k must be a fraction in (0, 1], got {self.top_k}")
         if self.aux_balance != "batch" and not self.aux_weight:
             raise GantoolError("--aux-balance needs --aux-weight > 0 (it is part of the class task)")
         if self.aux_fake_weight and not self.aux_weight:
@@ -185,9 +192,10 @@ class TrainConfig:
     # average for a low-rate phase). The trainer records every such change in the contract's
     # training record ("resumes").
     RESUMABLE_CHANGES = ("epochs", "keep_epochs", "steps_per_epoch", "eval_every", "eval_count", "lr_decay_start",
-                         "aux_weight", "aux_fake_weight", "aux_balance", "ema_decay")
+                         "aux_weight", "aux_fake_weight", "aux_balance", "ema_decay", "top_k")
     # Of those, the ones that change what the remaining epochs compute (recorded when they change).
-    RECIPE_CHANGES = ("epochs", "lr_decay_start", "aux_weight", "aux_fake_weight", "aux_balance", "ema_decay")
+    RECIPE_CHANGES = ("epochs", "lr_decay_start", "aux_weight", "aux_fake_weight", "aux_balance", "ema_decay",
+                      "top_k")
 
     def check_resumable_from(self, saved: TrainConfig) -> None:
         """Refuse to resume a checkpoint trained with a different recipe."""

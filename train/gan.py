@@ -20,7 +20,7 @@ class GAN(keras.Model):
 
     def __init__(self, generator, discriminator, latent_dim: int, seed: int, label_smoothing: float = 0.0,
                  ema_decay: float = 0.0, d_steps: int = 1, num_classes: int = 0, aux_weight: float = 0.0,
-                 aux_fake_weight: float = 0.0, aux_balance: str = "batch"):
+                 aux_fake_weight: float = 0.0, aux_balance: str = "batch", top_k: float = 1.0):
         super().__init__()
         # aux_weight > 0: the discriminator also returns class logits (TrainConfig.aux_weight);
         # aux_fake_weight > 0: that head is pushed towards uncertainty on fakes (TrainConfig.aux_fake_weight).
@@ -34,6 +34,8 @@ class GAN(keras.Model):
                             if aux_weight and aux_balance == "running" else None)
         # num_classes > 0: a conditional GAN; batches are (samples, labels), fakes get uniform labels.
         self.num_classes = num_classes
+        # top_k < 1: the generator's adversarial loss uses only the fakes the critic rates most real.
+        self.top_k = top_k
         self.d_steps = d_steps
         self.generator = generator
         self.discriminator = discriminator
@@ -75,6 +77,13 @@ class GAN(keras.Model):
         if self.aux_weight:
             return tf.cast(outputs[0], tf.float32), tf.cast(outputs[1], tf.float32)
         return tf.cast(outputs, tf.float32), None
+
+    def _best_rated(self, logits):
+        """The ``top_k`` fraction of ``logits`` ([batch, 1]) the critic rates most real (all when 1)."""
+        if self.top_k >= 1:
+            return logits
+        count = tf.maximum(1, tf.cast(tf.round(self.top_k * tf.cast(tf.shape(logits)[0], tf.float32)), tf.int32))
+        return tf.math.top_k(tf.reshape(logits, [-1]), count).values[:, None]
 
     @staticmethod
     def _mean_entropy(class_logits):
@@ -132,7 +141,8 @@ class GAN(keras.Model):
         wanted = self._fake_labels(batch) if self.num_classes else None
         with tf.GradientTape() as tape:
             fooled_logits, fake_classes = self._judge(self._generate(batch, wanted), wanted)
-            g_loss = self.bce(tf.ones_like(fooled_logits), fooled_logits)
+            judged = self._best_rated(fooled_logits)
+            g_loss = self.bce(tf.ones_like(judged), judged)
             if self.aux_weight:
                 g_loss += self.aux_weight * self._class_reward(fake_classes)
             scaled = self.g_optimizer.scale_loss(g_loss)
