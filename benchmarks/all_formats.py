@@ -53,8 +53,9 @@ def candidates(keras_model, contract, entries, threads: int, folder: Path, one_p
 
     source = save_source(keras_model, folder)
     paths = {}
-    for name, optimize, fourier in (("onnx plain graph", False, False), ("onnx/none --fourier", True, True)):
-        paths[name] = folder / f"{name.split()[1].replace('/', '_')}.onnx"
+    for name, optimize, fourier, stem in (("onnx plain graph", False, False, "plain"),
+                                          ("onnx/none --no-fourier", True, False, "no_fourier")):
+        paths[name] = folder / f"{stem}.onnx"
         onnx.save(to_onnx_proto(keras_model, contract, optimize=optimize, fourier=fourier), paths[name])
     for outcome in export_all(keras_model, contract, folder, ExportOptions(), entries, log=print):
         if outcome.status is not ExportStatus.passed:

@@ -12,7 +12,7 @@ out as [h, w, c, batch] and no Transpose is needed before the transforms):
   with the zero padding into two matrices per axis; points 0, +-1, +-2, +-1/2.
 - Winograd F(7, 5) in float64: one 11x11 tile covers the map (121 points; its
   transforms are too ill-conditioned for float32).
-- the DFT form that ``gantool export --fourier`` writes (export/fourier_conv.py).
+- the DFT form that ``gantool export`` writes by default (export/fourier_conv.py).
 
 For each it prints the max |Δ| against the Keras model computed in float64 (the
 export parity reference; bound 1e-5) over the parity latents and 1,024 more,
@@ -153,11 +153,11 @@ def main() -> None:
     keras_model, contract, _ = load_source(args.model)
     if not isinstance(keras_model, keras.Model):
         raise SystemExit(f"{args.model} did not load as a Keras model")
-    base = to_onnx_proto(keras_model, contract)
-    variants = {"Conv (default graph)": base}
+    base = to_onnx_proto(keras_model, contract, fourier=False)
+    variants = {"Conv (--no-fourier)": base}
     variants.update({f"Winograd F({m},5) float32": with_winograd(base, m, np.float32) for m in (2, 3, 4)})
     variants["Winograd F(7,5) float64"] = with_winograd(base, 7, np.float64)
-    variants["DFT (--fourier)"] = to_onnx_proto(keras_model, contract, fourier=True)
+    variants["DFT (default graph)"] = to_onnx_proto(keras_model, contract, fourier=True)
     exact = exact_model(keras_model)
     zs = list(parity_latents(contract.latent_dim))
     zs += [np.random.default_rng(seed).standard_normal((256, contract.latent_dim), dtype=np.float32) for seed in range(4)]

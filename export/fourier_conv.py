@@ -5,33 +5,35 @@ convolution (256 -> 128 channels) on a 7x7 map: most of the generator's work.
 onnxruntime's Conv computes every tap of the zero padding (40 M multiply-adds
 per image where 27.5 M are useful) at ~83% of its own GEMM peak
 (``benchmarks/conv_padding.py``), so no rewrite into smaller Convs can win by
-much. The convolution theorem removes the taps instead: on an ``L x L`` grid
-with ``L = map + kernel - 1`` (11 here) a circular correlation equals the
-zero-padded one on every output pixel, and in the DFT domain it is one complex
-product per frequency. A real input has conjugate-symmetric spectra, so
-``(L*L + 1) / 2`` frequencies (61 for 11x11) carry everything, and the layer
-becomes three MatMuls:
+much. The convolution theorem removes the taps instead. On an ``L x L`` grid
+with ``L = map + (kernel - 1) / 2`` (9 here) a circular correlation equals the
+zero-padded one on every output pixel: the taps that wrap around the grid's
+edge land on the ``(kernel - 1) / 2`` rows of zeros before the map. In the DFT
+domain it is one complex product per frequency. A real input has
+conjugate-symmetric spectra, so ``(L*L + 1) / 2`` frequencies (41 for 9x9)
+carry everything, and the layer becomes three MatMuls:
 
-1. forward DFT of each input channel: ``[2*61, 49] @ [49, batch*256]``
+1. forward DFT of each input channel: ``[2*41, 49] @ [49, batch*256]``
    (the zero padding is folded into the matrix);
 2. per frequency, the input spectrum times the kernel's conjugate spectrum, as
    real GEMMs ``[2*batch, 256] @ [256, 128]`` for its real and imaginary parts
-   (244 GEMMs of 4.2 M multiply-adds: ~510 M per 64 images against 2.6 G for
+   (164 GEMMs of 4.2 M multiply-adds: ~340 M per 64 images against 2.6 G for
    the padded Conv);
 3. inverse DFT back to the 7x7 map, which also sums the four real products of
-   each complex one: ``[49, 4*61] @ [4*61, batch*128]``.
+   each complex one: ``[49, 4*41] @ [4*41, batch*128]``.
 
 Unlike Winograd's transforms (float32 error 2-4e-5 on the generator's output
 against a 1e-5 bound, ``benchmarks/conv_transforms.py``), the DFT is unitary up
-to scale, so float32 rounding stays at the direct convolution's level (5.0e-6
-against 4.0e-6 there). The kernel's spectrum (4.9x the kernel's size) is not
-stored: the file keeps the kernel, and a MatMul of two constants computes the
-spectrum, which onnxruntime folds once when it loads the model.
+to scale, so float32 rounding stays at the direct convolution's level. The
+kernel's spectrum (3.3x the kernel's size) is not stored: the file keeps the
+kernel, and a MatMul of two constants computes the spectrum, which onnxruntime
+folds once when it loads the model.
 
-What it costs (README, Speed): the spectrum's 16 MB and the larger activations
-raise ``gantool sample``'s peak memory from 107 to 136 MB, and reading the whole
-spectrum for one image makes batch-1 latency 2.6x longer. Hence an export option
-(``gantool export --fourier``), not the default.
+What it costs (README, Speed): the spectrum's 10.7 MB and the larger
+activations raise ``gantool sample``'s peak memory by ~13 MB, and reading the
+whole spectrum for one image makes batch-1 latency about twice as long (still
+faster than TensorFlow). It is the default of the optimized float graph;
+``gantool export --no-fourier`` keeps the direct Conv.
 
 The rewrite applies where the layout can change for free: a Dense layer
 (MatMul/Gemm with constant weights) -> elementwise activations -> Reshape to
@@ -99,7 +101,7 @@ def dft_conv(map_size: int, kernel_size: int) -> DftConv:
     if kernel_size % 2 != 1:
         raise ValueError(f"a 'same' convolution needs an odd kernel, got {kernel_size}")
     pad = (kernel_size - 1) // 2
-    size = map_size + kernel_size - 1
+    size = map_size + pad
     kept = frequencies(size)
     fh, fw = (np.array(axis, dtype=np.float64)[:, None] for axis in zip(*kept))
     rows, cols = np.divmod(np.arange(map_size * map_size), map_size)

@@ -24,13 +24,13 @@ FP32_MAX_ABS = 1e-5
 
 
 def to_onnx_proto(keras_model, contract: ModelContract, opset: int = 17, optimize: bool = True,
-                  fourier: bool = False):
+                  fourier: bool = True):
     """Convert ``keras_model`` to an ``onnx.ModelProto`` carrying ``contract``.
 
     With ``optimize`` (the default) the tf2onnx graph is rewritten by
     :func:`gantool.export.onnx_optimize.optimize` (BatchNorm folded, no
-    ConvTranspose, NCHW inside; with ``fourier`` the first Conv in the DFT
-    domain) and metadata ``gantool.graph`` says ``optimized`` (``optimized+fourier``);
+    ConvTranspose, NCHW inside; with ``fourier``, the default as in
+    ``gantool export``, the first Conv in the DFT domain) and metadata ``gantool.graph`` says ``optimized`` (``optimized+fourier``);
     otherwise it says ``plain``.
     """
     if not 13 <= opset <= MAX_OPSET:
@@ -153,8 +153,10 @@ def save_validated(proto, keras_model, contract: ModelContract, out: Path,
         num_classes=contract.num_classes))
 
 
-def export_onnx(keras_model, contract: ModelContract, out: Path, opset: int = 17, optimize: bool = True) -> Parity:
-    """Convert (optimized graph unless ``optimize=False``), write atomically, check the graph and parity.
+def export_onnx(keras_model, contract: ModelContract, out: Path, opset: int = 17, optimize: bool = True,
+                fourier: bool = True) -> Parity:
+    """Convert (optimized graph unless ``optimize=False``, its first layer through a DFT unless
+    ``fourier=False``), write atomically, check the graph and parity.
 
     Parity is max |Δ| ≤ 1e-5 against the Keras model, for both graph kinds.
 
@@ -163,12 +165,12 @@ def export_onnx(keras_model, contract: ModelContract, out: Path, opset: int = 17
     Raises:
         ExportValidationError: the checker rejected the graph or parity failed.
     """
-    proto = to_onnx_proto(keras_model, contract, opset, optimize=optimize)
+    proto = to_onnx_proto(keras_model, contract, opset, optimize=optimize, fourier=fourier)
     return save_validated(proto, keras_model, contract, out)
 
 
 def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> Parity:
     """Registry converter for ``onnx/none`` (see :mod:`gantool.export.registry`)."""
     proto = to_onnx_proto(keras_model, contract.replace(quantization="none", calibration_size=0), options.opset,
-                          optimize=not options.plain, fourier=options.fourier)
+                          optimize=not options.plain, fourier=options.dft_layer)
     return save_validated(proto, keras_model, contract, out, entry.tolerance.max_abs, entry.tolerance.mean_abs)

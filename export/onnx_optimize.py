@@ -18,11 +18,12 @@ onnxruntime's ConvTranspose is several times slower than its Conv, so
    the Conv(s), where onnxruntime fuses it into the convolution kernel.
 4. The Dense layer's columns are permuted so its Reshape yields NCHW directly
    and the NHWC->NCHW Transpose disappears.
-5. With ``fourier=True`` (``gantool export --fourier``) the "same" Conv right
-   after the Dense layer (the 5x5 layer on the 7x7 map) is computed in the DFT
-   domain (:mod:`gantool.export.fourier_conv`): MatMuls instead of a Conv that
-   computes every tap of its zero padding. Faster at batch 64, slower at batch 1,
-   and it holds the kernel's spectrum in memory; see that module.
+5. With ``fourier=True`` (what ``gantool export`` does unless ``--no-fourier``)
+   the "same" Conv right after the Dense layer (the 5x5 layer on the 7x7 map) is
+   computed in the DFT domain (:mod:`gantool.export.fourier_conv`): MatMuls
+   instead of a Conv that computes every tap of its zero padding. Faster at
+   batch 64, slower at batch 1 (still faster than TF), and it holds the kernel's
+   spectrum in memory; see that module.
 
 Everything stays NCHW inside; the graph keeps its input, output (NHWC),
 dynamic batch axis and ``metadata_props``. A ConvTranspose this module cannot

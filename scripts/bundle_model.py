@@ -4,7 +4,7 @@ Usage (with the train extra installed):
     python scripts/bundle_model.py RUN_DIR/best.keras --run RUN_DIR [--count 10000]
 
 Steps, each with gantool's own code:
-1. export onnx/none (optimized graph) and onnx/int8 through the format registry;
+1. export onnx/none (optimized graph, first layer through a DFT) and onnx/int8 through the format registry;
    each export is parity-checked against the Keras model as usual;
 2. judge each file with `gantool eval`'s evaluation (n = --count, seed 0) and
    write the figures, the epoch and the recipe into the file's contract;

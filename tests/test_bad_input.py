@@ -167,6 +167,8 @@ OPTION_CASES = [
                                    "--out", "{old_tflite}"), "--fourier applies to --format onnx without --quantize"),
     Case("export-fourier-int8", ("export", "--model", "{trunc_keras}", "--quantize", "int8", "--fourier",
                                  "--out", "{old_onnx}"), "--fourier applies to --format onnx without --quantize"),
+    Case("export-no-fourier-tflite", ("export", "--model", "{trunc_keras}", "--format", "tflite", "--no-fourier",
+                                      "--out", "{old_tflite}"), "--no-fourier applies to --format onnx without --quantize"),
     Case("export-fourier-plain", ("export", "--model", "{trunc_keras}", "--plain", "--fourier", "--out", "{old_onnx}"),
          "drop --plain or --fourier"),
     Case("export-calibration-0", ("export", "--model", "{trunc_keras}", "--quantize", "int8", "--calibration-size", "0",

@@ -145,3 +145,26 @@ def test_sample_npy_only_and_limits(tmp_path):
     assert result.exit_code == 2 and "--npy" in result.output and not (tmp_path / "big.png").exists()
     result = invoke("sample", "--model", TINY_ONNX, "--npy", tmp_path / "huge.npy", "--count", 10**9)
     assert result.exit_code == 2 and "exceeds" in result.output and not (tmp_path / "huge.npy").exists()
+
+
+def test_sample_loads_no_heavy_library(tmp_path):
+    """``gantool sample`` on the bundled model imports none of the libraries that would break its
+    cold-start budget (0.6 s, 120 MB): TensorFlow, the export tools, or pydantic (typer 0.29+ imports
+    it on every command that parses an option; pyproject pins typer below 0.29)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import sys
+        from gantool.cli import app
+        try:
+            app(["sample", "--out", {str(tmp_path / "grid.png")!r}])
+        except SystemExit as exit:
+            assert not exit.code, exit.code
+        print(sorted({{m.split(".")[0] for m in sys.modules}} & {{"tensorflow", "keras", "tf2onnx", "onnx", "pydantic"}}))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "grid.png").stat().st_size > 0
+    assert done.stdout.strip().splitlines()[-1] == "[]"

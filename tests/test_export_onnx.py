@@ -87,17 +87,20 @@ def test_broken_keras_files(tmp_path, content):
         load_source(path)
 
 
-def test_plain_flag_keeps_tf2onnx_graph(tiny_run, tmp_path):
+def test_graph_flags_choose_plain_optimized_or_dft(tiny_run, tmp_path):
     import onnx
     from typer.testing import CliRunner
 
     from gantool.cli import app
 
-    for flag, kind in (("--plain", "plain"), ("--no-plain", "optimized"), ("--fourier", "optimized+fourier")):
-        out = tmp_path / f"{kind}.onnx"
-        result = CliRunner().invoke(app, ["export", "--model", str(tiny_run), "--out", str(out), flag])
+    # The optimized graph computes its first layer through a DFT unless --no-fourier.
+    for flags, kind in ((["--plain"], "plain"), (["--no-plain"], "optimized+fourier"), ([], "optimized+fourier"),
+                        (["--fourier"], "optimized+fourier"), (["--no-fourier"], "optimized"),
+                        (["--plain", "--no-fourier"], "plain")):
+        out = tmp_path / f"{kind}_{len(flags)}_{'_'.join(flags)}.onnx"
+        result = CliRunner().invoke(app, ["export", "--model", str(tiny_run), "--out", str(out), *flags])
         assert result.exit_code == 0, result.output
-        assert ("first Conv through a DFT" in result.output) == (flag == "--fourier")
+        assert ("first Conv through a DFT" in result.output) == (kind == "optimized+fourier")
         proto = onnx.load(out)
         assert {p.key: p.value for p in proto.metadata_props}["gantool.graph"] == kind
         assert ("ConvTranspose" in {n.op_type for n in proto.graph.node}) == (kind == "plain")

@@ -106,11 +106,11 @@ def test_bundled_names_open_the_shipped_files(tmp_path):
 
 
 def test_info_names_the_graph_kind():
-    """``gantool info`` says which graph an ONNX file holds (the bundled one: optimized, no --fourier)."""
+    """``gantool info`` says which graph an ONNX file holds (the bundled one: optimized, first layer through a DFT)."""
     from typer.testing import CliRunner
 
     from gantool.cli import app
 
     result = CliRunner().invoke(app, ["info"])
     assert result.exit_code == 0, result.output
-    assert [line.split()[1] for line in result.output.splitlines() if line.startswith("graph")] == ["optimized"]
+    assert [line.split()[1] for line in result.output.splitlines() if line.startswith("graph")] == ["optimized+fourier"]

@@ -251,8 +251,8 @@ def test_fourier_generator_matches_keras(tiny_keras, plain_and_optimized, batch)
 def test_export_records_graph_kind(tiny_onnx, tiny_keras):
     from gantool.export.keras_to_onnx import to_onnx_proto
 
-    proto = onnx.load(tiny_onnx)
-    assert {p.key: p.value for p in proto.metadata_props}[GRAPH_METADATA_KEY] == "optimized"
+    proto = onnx.load(tiny_onnx)  # exported with the defaults
+    assert {p.key: p.value for p in proto.metadata_props}[GRAPH_METADATA_KEY] == "optimized+fourier"
     assert "ConvTranspose" not in {n.op_type for n in proto.graph.node}
-    fourier = to_onnx_proto(*tiny_keras, fourier=True)
-    assert {p.key: p.value for p in fourier.metadata_props}[GRAPH_METADATA_KEY] == "optimized+fourier"
+    direct = to_onnx_proto(*tiny_keras, fourier=False)
+    assert {p.key: p.value for p in direct.metadata_props}[GRAPH_METADATA_KEY] == "optimized"
