@@ -120,6 +120,14 @@ def big_conv(path: str):
         attrs = {a.name: list(a.ints) for a in node.attribute}
         if node.op_type == "Conv" and attrs.get("kernel_shape") == [K, K] and attrs.get("pads") == [P] * 4:
             return inits[node.input[1]], inits[node.input[2]]
+    # The default export computes that layer through a DFT (export/fourier_conv.py) but keeps its taps
+    # as [k*k, in*out] (from weight[out, in, kh, kw]) and its bias.
+    taps = [name for name in inits if name.endswith("/dft/taps")]
+    if taps:
+        prefix = taps[0][: -len("taps")]
+        bias = inits[prefix + "bias"]
+        weight = inits[taps[0]].reshape(K, K, -1, len(bias)).transpose(3, 2, 0, 1)
+        return np.ascontiguousarray(weight), bias
     raise SystemExit(f"{path} has no {K}x{K} Conv with pads {P} (an optimized gantool DCGAN export is expected)")
 
 
