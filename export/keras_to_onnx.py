@@ -30,7 +30,8 @@ def to_onnx_proto(keras_model, contract: ModelContract, opset: int = 17, optimiz
     With ``optimize`` (the default) the tf2onnx graph is rewritten by
     :func:`gantool.export.onnx_optimize.optimize` (BatchNorm folded, no
     ConvTranspose, NCHW inside; with ``fourier``, the default as in
-    ``gantool export``, the first Conv in the DFT domain) and metadata ``gantool.graph`` says ``optimized`` (``optimized+fourier``);
+    ``gantool export``, the first Conv in the DFT domain) and metadata
+    ``gantool.graph`` says ``optimized+fourier`` (``optimized`` without the DFT);
     otherwise it says ``plain``.
     """
     if not 13 <= opset <= MAX_OPSET:
