@@ -57,6 +57,13 @@ def subprocess_env() -> dict[str, str]:
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
 
 
+def default_sigint() -> None:
+    """``Popen(preexec_fn=...)``: give the training SIGINT's default disposition. A shell starts
+    background jobs (``cmd &``) with SIGINT ignored, children inherit that, and Python then never
+    raises KeyboardInterrupt: the Ctrl-C test failed when the suite ran under ``nohup ... &``."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def checkpoint_file(run: Path) -> Path:
     return run / "checkpoints" / "last.npz"
 
@@ -171,7 +178,7 @@ def start_once(run: Path, data: Path, epochs: int, moment: Moment, rng: random.R
     before, _ = read_checkpoint(run)
     with open(log_file, "w") as log:
         process = subprocess.Popen(train_command(run, data, epochs, resume=before is not None), stdout=log,
-                                   stderr=subprocess.STDOUT, env=subprocess_env())
+                                   stderr=subprocess.STDOUT, env=subprocess_env(), preexec_fn=default_sigint)
         if moment.kind == "write":
             temporary = wait_for_checkpoint_write(process, run, int(moment.value))
             # The file appears empty; a few ms later numpy is writing its 30 MB, then fsync runs.
