@@ -47,21 +47,21 @@ RESUMED = re.compile(r"Resumed from .* after epoch (\d+)")
 ALREADY_FINISHED = "already finished"
 
 
+# ``python -m gantool`` with SIGINT raising KeyboardInterrupt even when this process ignores it: a
+# shell starts background jobs (``cmd &``) with SIGINT ignored, children inherit that, and Python
+# then never raises KeyboardInterrupt (the Ctrl-C test failed when the suite ran under ``nohup ... &``).
+GANTOOL_WITH_CTRL_C = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                       "sys.argv[0] = 'gantool'; from gantool.cli import run; run()")
+
+
 def train_command(run: Path, data: Path, epochs: int, resume: bool) -> list[str]:
-    """``gantool train`` of the short recipe as a subprocess command line."""
-    return [sys.executable, "-m", "gantool", "train", "--data", str(data), "--out", str(run), "--epochs", str(epochs),
-            *RECIPE, *(["--resume"] if resume else [])]
+    """``gantool train`` of the short recipe as a subprocess command line (Ctrl-C enabled, see above)."""
+    return [sys.executable, "-c", GANTOOL_WITH_CTRL_C, "train", "--data", str(data), "--out", str(run),
+            "--epochs", str(epochs), *RECIPE, *(["--resume"] if resume else [])]
 
 
 def subprocess_env() -> dict[str, str]:
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
-
-
-def default_sigint() -> None:
-    """``Popen(preexec_fn=...)``: give the training SIGINT's default disposition. A shell starts
-    background jobs (``cmd &``) with SIGINT ignored, children inherit that, and Python then never
-    raises KeyboardInterrupt: the Ctrl-C test failed when the suite ran under ``nohup ... &``."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def checkpoint_file(run: Path) -> Path:
@@ -178,7 +178,7 @@ def start_once(run: Path, data: Path, epochs: int, moment: Moment, rng: random.R
     before, _ = read_checkpoint(run)
     with open(log_file, "w") as log:
         process = subprocess.Popen(train_command(run, data, epochs, resume=before is not None), stdout=log,
-                                   stderr=subprocess.STDOUT, env=subprocess_env(), preexec_fn=default_sigint)
+                                   stderr=subprocess.STDOUT, env=subprocess_env())
         if moment.kind == "write":
             temporary = wait_for_checkpoint_write(process, run, int(moment.value))
             # The file appears empty; a few ms later numpy is writing its 30 MB, then fsync runs.

@@ -164,7 +164,7 @@ def test_sample_loads_no_heavy_library(tmp_path):
             assert not exit.code, exit.code
         print(sorted({{m.split(".")[0] for m in sys.modules}} & {{"tensorflow", "keras", "tf2onnx", "onnx", "pydantic"}}))
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "grid.png").stat().st_size > 0
     assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -97,7 +97,7 @@ def test_ctrl_c_during_a_checkpoint_write_stops_after_saving(tmp_path):
     out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     with open(out, "w") as stdout, open(err, "w") as stderr:
         process = subprocess.Popen(km.train_command(run, FIXTURE_NPZ, EPOCHS, resume=False), stdout=stdout,
-                                   stderr=stderr, env=km.subprocess_env(), preexec_fn=km.default_sigint)
+                                   stderr=stderr, env=km.subprocess_env())
         assert km.wait_for_checkpoint_write(process, run, 1) is not None, out.read_text()
         process.send_signal(signal.SIGINT)
         process.wait(timeout=120)
