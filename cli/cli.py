@@ -206,8 +206,8 @@ def export(
     plain: Annotated[bool, typer.Option(help="ONNX: keep tf2onnx's graph (ConvTranspose) instead of the faster rewrite.")] = False,
     fourier: Annotated[Optional[bool], typer.Option("--fourier/--no-fourier", show_default=False, help=(
         "ONNX float32: compute the 5x5 layer through a DFT (on by default with the optimized graph): "
-        "~1.9x images/s at batch 64; --no-fourier: a direct Conv, 1.8x faster at batch 1 and ~14 MB less "
-        "memory (README: Speed)."))] = None,
+        "~2x images/s at batch 64; --no-fourier: a direct Conv, ~14 MB less memory and a little faster "
+        "at batch 1 (README: Speed)."))] = None,
     eval_count: Annotated[int, typer.Option(help="--format all: judge each file with gantool eval at this n (0: skip).")] = 2000,
 ) -> None:
     """Export a trained generator and check it against the Keras model (help text: EXPORT_HELP)."""
