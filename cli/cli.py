@@ -250,7 +250,7 @@ def export(
         if kind == "optimized+fourier":
             details.append("first Conv through a DFT")
         elif options.dft_layer:
-            details.append("no Dense -> Conv 'same' layer for the DFT form; direct Conv")
+            details.append(f"{kind} graph (no Dense -> 'same' Conv layer for the DFT form)")
         else:
             details.append(f"{kind} graph")
     if entry.calibrated:

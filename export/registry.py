@@ -79,7 +79,7 @@ class ExportOptions:
         plain: keep tf2onnx's graph as converted (ConvTranspose, unfolded BatchNorm) instead of
             the optimized rewrite; for debugging and for comparing speed.
         fourier: ONNX float32: compute the first 5x5 layer in the DFT domain
-            (:mod:`gantool.export.fourier_conv`), 1.9x TF's batch-64 throughput against 0.98x
+            (:mod:`gantool.export.fourier_conv`), 1.8-1.9x TF's batch-64 throughput against 0.98-0.99x
             without it (README, Speed). None (the default): on for the optimized graph, off with
             ``plain``; False keeps the optimized graph's direct Conv (``--no-fourier``).
     """
