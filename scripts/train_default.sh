@@ -30,8 +30,8 @@
 # 9.226 at epoch 49 (FID 0.492 -> 0.487); without --top-k the same phase ended at 9.212 / 0.502
 # (a second classifier: 9.214 / 0.475 with it, 9.185 / 0.487 without). The gain is mostly the
 # second decay: a control with --aux-balance batch matched the running balance within 0.03 over
-# epochs 41-45. It is smaller on other runs: seed 1 (phase 2 without --top-k) went from 9.151
-# (epoch 40) to 9.166 (epoch 49, FID 0.491).
+# epochs 41-45. It is smaller on other runs: seed 1 went from 9.151 (epoch 40) to 9.166 (epoch 49,
+# FID 0.491) without --top-k and to 9.192 (FID 0.508) with it.
 # Re-running the script after a crash continues from the last checkpoint, in whichever phase.
 # Then: python scripts/bundle_model.py RUN_DIR/epochs/generator_epoch_0049.keras --run RUN_DIR --epoch 49
 #       python scripts/make_goldens.py
