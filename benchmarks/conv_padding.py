@@ -122,7 +122,9 @@ def big_conv(path: str):
             return inits[node.input[1]], inits[node.input[2]]
     # The default export computes that layer through a DFT (export/fourier_conv.py) but keeps its taps
     # as [k*k, in*out] (from weight[out, in, kh, kw]) and its bias.
-    taps = [name for name in inits if name.endswith("/dft/taps")]
+    from gantool.export.fourier_conv import NODE_MARK
+
+    taps = [name for name in inits if name.endswith(f"{NODE_MARK}taps")]
     if taps:
         prefix = taps[0][: -len("taps")]
         bias = inits[prefix + "bias"]

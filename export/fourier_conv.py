@@ -30,10 +30,11 @@ kernel, and a MatMul of two constants computes the spectrum, which onnxruntime
 folds once when it loads the model.
 
 What it costs (README, Speed): the spectrum's 10.7 MB and the larger
-activations raise ``gantool sample``'s peak memory by ~13 MB, and reading the
-whole spectrum for one image makes batch-1 latency about twice as long (still
-faster than TensorFlow). It is the default of the optimized float graph;
-``gantool export --no-fourier`` keeps the direct Conv.
+activations raise ``gantool sample``'s peak memory by ~14 MB, and batch 1 reads
+the whole spectrum for one image: 0.35 against 0.31 ms measured alone, about
+twice as long when other work evicts the spectrum from the caches between
+calls (still faster than TensorFlow). It is the default of the optimized float
+graph; ``gantool export --no-fourier`` keeps the direct Conv.
 
 The rewrite applies where the layout can change for free: a Dense layer
 (MatMul/Gemm with constant weights) -> elementwise activations -> Reshape to
