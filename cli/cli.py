@@ -148,7 +148,7 @@ def train(
     keep_epochs: Annotated[bool, typer.Option(help="Also keep each epoch's generator under RUN/epochs/.")] = False,
     eval_every: Annotated[int, typer.Option(help="Every N epochs log quality figures (classifier-FID, MNIST score, class KL; for points mean |y - x^2|); keep the best generator as RUN/best.keras. 0: off.")] = 0,
     eval_count: Annotated[int, typer.Option(help="Samples generated for each --eval-every evaluation.")] = 5000,
-    d_steps: Annotated[int, typer.Option(help="Discriminator updates per generator update.")] = 1,
+    d_steps: Annotated[int, typer.Option(help="Discriminator updates per generator update. May change at --resume.")] = 1,
     ema: Annotated[float, typer.Option(help="Save/export a moving average of the generator weights with this decay (e.g. 0.999); 0: off.")] = 0.0,
     lr_decay_start: Annotated[int, typer.Option(help="From this epoch, decay both learning rates linearly to 0 at --epochs (0: constant).")] = 0,
     aux_weight: Annotated[float, typer.Option(help="Auxiliary digit-class task (CatGAN-style): a 10-way head on the discriminator learns the real labels, the generator is rewarded for confidently classified, class-balanced samples. The generator is unchanged. 0: off. May change between non-zero values at --resume (recorded in the model's contract).")] = 0.0,

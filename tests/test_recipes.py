@@ -61,7 +61,7 @@ def test_aux_task_needs_an_unconditional_mnist_arch(arch):
 
 
 def test_a_later_phase_may_change_the_aux_weight_and_the_change_is_recorded(tmp_path, fixture_npz):
-    """A two-phase recipe: stop part-way, resume with a stronger class task; the change is kept."""
+    """A two-phase recipe: stop part-way, resume with a stronger class task and critic; the changes are kept."""
     from gantool.export.source import load_source
     from gantool.train.trainer import train
 
@@ -73,9 +73,9 @@ def test_a_later_phase_may_change_the_aux_weight_and_the_change_is_recorded(tmp_
         train(TrainConfig(epochs=3, aux_weight=1.0, **base), tmp_path, resume=True, stop_after=2, **quiet)
     with pytest.raises(GantoolError, match="class head"):
         train(TrainConfig(epochs=4, aux_weight=0.0, **base), tmp_path, resume=True, **quiet)
-    train(TrainConfig(epochs=4, aux_weight=3.0, **base), tmp_path, resume=True, **quiet)
+    train(TrainConfig(epochs=4, aux_weight=3.0, d_steps=2, **base), tmp_path, resume=True, **quiet)
     saved = json.loads((tmp_path / "config.json").read_text())
-    expected = [{"after_epoch": 2, "changed": {"epochs": [3, 4], "aux_weight": [1.0, 3.0]}}]
+    expected = [{"after_epoch": 2, "changed": {"epochs": [3, 4], "aux_weight": [1.0, 3.0], "d_steps": [1, 2]}}]
     assert saved["contract"]["training"]["resumes"] == expected
     assert saved["training"]["aux_weight"] == 3.0
     assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 1 + 4

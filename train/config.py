@@ -189,13 +189,13 @@ class TrainConfig:
     # after an earlier decay.
     # aux_weight may change between two non-zero values, aux_fake_weight freely (a later phase that
     # plays the class game differently); ema_decay likewise between two non-zero values (a longer
-    # average for a low-rate phase). The trainer records every such change in the contract's
-    # training record ("resumes").
+    # average for a low-rate phase); d_steps freely (a stronger critic for a later phase). The
+    # trainer records every such change in the contract's training record ("resumes").
     RESUMABLE_CHANGES = ("epochs", "keep_epochs", "steps_per_epoch", "eval_every", "eval_count", "lr_decay_start",
-                         "aux_weight", "aux_fake_weight", "aux_balance", "ema_decay", "top_k")
+                         "aux_weight", "aux_fake_weight", "aux_balance", "ema_decay", "top_k", "d_steps")
     # Of those, the ones that change what the remaining epochs compute (recorded when they change).
     RECIPE_CHANGES = ("epochs", "lr_decay_start", "aux_weight", "aux_fake_weight", "aux_balance", "ema_decay",
-                      "top_k")
+                      "top_k", "d_steps")
 
     def check_resumable_from(self, saved: TrainConfig) -> None:
         """Refuse to resume a checkpoint trained with a different recipe."""
