@@ -154,6 +154,7 @@ def train(
     aux_weight: Annotated[float, typer.Option(help="Auxiliary digit-class task (CatGAN-style): a 10-way head on the discriminator learns the real labels, the generator is rewarded for confidently classified, class-balanced samples. The generator is unchanged. 0: off. May change between non-zero values at --resume (recorded in the model's contract).")] = 0.0,
     aux_fake_weight: Annotated[float, typer.Option(help="With --aux-weight: also train the class head to be uncertain on generated digits (CatGAN's discriminator term), so the generator cannot please it with ambiguous ones. 0: off.")] = 0.0,
     aux_balance: Annotated[str, typer.Option(help="With --aux-weight: how every class is kept in use. batch: the entropy of each batch's mean class prediction (CatGAN's; it also rewards blends of two digits); running: score each batch against the running class shares (no reward for blends).")] = "batch",
+    aux_sharpen: Annotated[str, typer.Option(help="With --aux-weight: what the generator's class reward makes certain. entropy: each sample's prediction entropy (CatGAN's; its gradient vanishes on an even blend of two digits); max: minus the log-probability of the leading class (pushes a blend towards that class). May change at --resume.")] = "entropy",
     top_k: Annotated[float, typer.Option(help="Train the generator's adversarial loss on this fraction of each batch of fakes, those the discriminator rates most real (top-k training, Sinha et al. 2020). 1: all. May change at --resume.")] = 1.0,
     stop_after: Annotated[Optional[int], typer.Option(help="Stop after this epoch (checkpoint saved) without finishing the --epochs schedule; continue later with --resume.")] = None,
 ) -> None:
@@ -170,7 +171,7 @@ def train(
         steps_per_epoch=steps_per_epoch, keep_epochs=keep_epochs, eval_every=eval_every, eval_count=eval_count,
         ema_decay=ema, d_steps=d_steps, lr_decay_start=lr_decay_start, aux_weight=aux_weight,
         aux_fake_weight=aux_fake_weight,
-        aux_balance=aux_balance, top_k=top_k,
+        aux_balance=aux_balance, aux_sharpen=aux_sharpen, top_k=top_k,
     )
     from gantool.train.trainer import train as run_training
 

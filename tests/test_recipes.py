@@ -171,3 +171,30 @@ def test_top_k_trains_the_generator_on_the_best_rated_fakes():
     for bad in (0.0, 1.5):
         with pytest.raises(GantoolError, match="--top-k must be a fraction"):
             TrainConfig(epochs=1, top_k=bad)
+
+
+def test_aux_sharpen_max_pushes_an_even_blend_towards_a_class():
+    """Entropy has a saddle at an even blend of two digits (zero gradient); -log max p does not."""
+    import numpy as np
+    import tensorflow as tf
+
+    from gantool.train.trainer import build_gan
+
+    blend = np.full((4, 10), -20.0, dtype=np.float32)
+    blend[:, :2] = 20.0
+    blend[:, 0] += 1e-3  # class 0 leads by a hair
+    slopes = {}
+    for sharpen in ("entropy", "max"):
+        gan = build_gan(TrainConfig(epochs=1, aux_weight=1.0, aux_sharpen=sharpen), on_gpu=False)
+        logits = tf.Variable(blend)
+        with tf.GradientTape() as tape:
+            uncertainty = gan._uncertainty(logits)
+        slopes[sharpen] = tape.gradient(uncertainty, logits).numpy()
+        assert float(uncertainty) == pytest.approx(np.log(2.0), abs=1e-3)
+    assert np.abs(slopes["entropy"]).max() < 1e-3
+    # Descending -log max p raises the leading class's logit and lowers the other's.
+    assert np.all(slopes["max"][:, 0] < -0.1) and np.all(slopes["max"][:, 1] > 0.1)
+    with pytest.raises(GantoolError, match="--aux-sharpen needs --aux-weight"):
+        TrainConfig(epochs=1, aux_sharpen="max")
+    with pytest.raises(GantoolError, match="--aux-sharpen must be one of"):
+        TrainConfig(epochs=1, aux_weight=1.0, aux_sharpen="min")

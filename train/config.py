@@ -12,6 +12,8 @@ from gantool.runtime.evaluate import MAX_COUNT as MAX_EVAL_COUNT
 
 # How the auxiliary class task keeps classes balanced (TrainConfig.aux_balance).
 AUX_BALANCES = ("batch", "running")
+# What the generator's class reward makes certain (TrainConfig.aux_sharpen).
+AUX_SHARPENS = ("entropy", "max")
 
 
 class Initializer(str, enum.Enum):
@@ -61,6 +63,11 @@ class TrainConfig:
             batch's mean prediction scored against a running average of earlier batches' (decay
             0.99, restarting from uniform at each start or resume): under-produced classes are
             rewarded, and a blend earns no more than a clear digit of the rarer class.
+        aux_sharpen: how the generator's class reward measures a sample's certainty.
+            ``"entropy"`` (CatGAN's): the entropy of the head's prediction, whose gradient
+            vanishes on an even blend of two digits (a saddle point: neither class is preferred).
+            ``"max"``: minus the log-probability of the most likely class (a pseudo-label's
+            cross-entropy), which pushes a blend towards whichever class leads.
         top_k: fraction of each batch of generated digits whose adversarial loss trains the
             generator: the ones the discriminator rates most real (Sinha et al. 2020, "Top-k
             Training of GANs"). Late in training the worst-rated fakes' gradients point the
@@ -91,6 +98,7 @@ class TrainConfig:
     aux_weight: float = 0.0
     aux_fake_weight: float = 0.0
     aux_balance: str = "batch"
+    aux_sharpen: str = "entropy"
     top_k: float = 1.0
     arch: str = "dcgan"
 
@@ -130,6 +138,10 @@ class TrainConfig:
             raise GantoolError(f"--top-k must be a fraction in (0, 1], got {self.top_k}")
         if self.aux_balance != "batch" and not self.aux_weight:
             raise GantoolError("--aux-balance needs --aux-weight > 0 (it is part of the class task)")
+        if self.aux_sharpen not in AUX_SHARPENS:
+            raise GantoolError(f"--aux-sharpen must be one of {', '.join(AUX_SHARPENS)}, got {self.aux_sharpen!r}")
+        if self.aux_sharpen != "entropy" and not self.aux_weight:
+            raise GantoolError("--aux-sharpen needs --aux-weight > 0 (it is part of the class task)")
         if self.aux_fake_weight and not self.aux_weight:
             raise GantoolError("--aux-fake-weight needs --aux-weight > 0 (it trains the discriminator's class head)")
         if self.aux_weight and (spec.dataset != "mnist" or spec.num_classes):
@@ -192,10 +204,11 @@ class TrainConfig:
     # average for a low-rate phase); d_steps freely (a stronger critic for a later phase). The
     # trainer records every such change in the contract's training record ("resumes").
     RESUMABLE_CHANGES = ("epochs", "keep_epochs", "steps_per_epoch", "eval_every", "eval_count", "lr_decay_start",
-                         "aux_weight", "aux_fake_weight", "aux_balance", "ema_decay", "top_k", "d_steps")
+                         "aux_weight", "aux_fake_weight", "aux_balance", "aux_sharpen", "ema_decay",
+                         "top_k", "d_steps")
     # Of those, the ones that change what the remaining epochs compute (recorded when they change).
-    RECIPE_CHANGES = ("epochs", "lr_decay_start", "aux_weight", "aux_fake_weight", "aux_balance", "ema_decay",
-                      "top_k", "d_steps")
+    RECIPE_CHANGES = ("epochs", "lr_decay_start", "aux_weight", "aux_fake_weight", "aux_balance", "aux_sharpen",
+                      "ema_decay", "top_k", "d_steps")
 
     def check_resumable_from(self, saved: TrainConfig) -> None:
         """Refuse to resume a checkpoint trained with a different recipe."""

@@ -20,7 +20,8 @@ class GAN(keras.Model):
 
     def __init__(self, generator, discriminator, latent_dim: int, seed: int, label_smoothing: float = 0.0,
                  ema_decay: float = 0.0, d_steps: int = 1, num_classes: int = 0, aux_weight: float = 0.0,
-                 aux_fake_weight: float = 0.0, aux_balance: str = "batch", top_k: float = 1.0):
+                 aux_fake_weight: float = 0.0, aux_balance: str = "batch", aux_sharpen: str = "entropy",
+                 top_k: float = 1.0):
         super().__init__()
         # aux_weight > 0: the discriminator also returns class logits (TrainConfig.aux_weight);
         # aux_fake_weight > 0: that head is pushed towards uncertainty on fakes (TrainConfig.aux_fake_weight).
@@ -32,6 +33,8 @@ class GAN(keras.Model):
         self.aux_balance = aux_balance
         self.class_share = (keras.Variable([0.1] * 10, trainable=False, name="class_share")
                             if aux_weight and aux_balance == "running" else None)
+        # aux_sharpen "max": the generator's certainty term is -log(max class probability) (TrainConfig.aux_sharpen).
+        self.aux_sharpen = aux_sharpen
         # num_classes > 0: a conditional GAN; batches are (samples, labels), fakes get uniform labels.
         self.num_classes = num_classes
         # top_k < 1: the generator's adversarial loss uses only the fakes the critic rates most real.
@@ -91,8 +94,14 @@ class GAN(keras.Model):
         probs = tf.nn.softmax(class_logits)
         return -tf.reduce_mean(tf.reduce_sum(probs * tf.math.log(probs + 1e-8), axis=1))
 
+    def _uncertainty(self, class_logits):
+        """Mean per-sample uncertainty the generator minimizes: entropy, or -log of the top probability."""
+        if self.aux_sharpen == "max":
+            return -tf.reduce_mean(tf.reduce_max(tf.nn.log_softmax(class_logits), axis=1))
+        return self._mean_entropy(class_logits)
+
     def _class_reward(self, class_logits):
-        """CatGAN's generator term: mean per-sample entropy minus a class-balance term.
+        """CatGAN's generator term: mean per-sample uncertainty minus a class-balance term.
 
         ``aux_balance="batch"``: the entropy of the batch's mean prediction. ``"running"``: the
         cross-entropy of the batch's mean prediction against the running class shares, which
@@ -101,7 +110,7 @@ class GAN(keras.Model):
         this batch's (decay :data:`SHARE_DECAY`).
         """
         probs = tf.nn.softmax(class_logits)
-        per_sample = self._mean_entropy(class_logits)
+        per_sample = self._uncertainty(class_logits)
         mean = tf.reduce_mean(probs, axis=0)
         if self.aux_balance == "running":
             shares = tf.convert_to_tensor(self.class_share)

@@ -118,7 +118,8 @@ def build_gan(config: TrainConfig, on_gpu: bool):
                                         aux_classes=10 if config.aux_weight else 0)
     gan = GAN(generator, discriminator, config.latent_dim, config.seed, config.label_smoothing, config.ema_decay,
               config.d_steps, num_classes=config.spec.num_classes, aux_weight=config.aux_weight,
-              aux_fake_weight=config.aux_fake_weight, aux_balance=config.aux_balance, top_k=config.top_k)
+              aux_fake_weight=config.aux_fake_weight, aux_balance=config.aux_balance,
+              aux_sharpen=config.aux_sharpen, top_k=config.top_k)
 
     def adam(lr):
         opt = keras.optimizers.Adam(learning_rate=lr, beta_1=config.beta1)
