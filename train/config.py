@@ -10,10 +10,9 @@ from typing import Any
 from gantool.errors import CheckpointError, GantoolError
 from gantool.runtime.evaluate import MAX_COUNT as MAX_EVAL_COUNT
 
-# How the auxiliary class task keeps classes balanced (TrainConfig.aux_balance).
-AUX_BALANCES = ("batch", "running")
-# What the generator's class reward makes certain (TrainConfig.aux_sharpen).
-AUX_SHARPENS = ("entropy", "max")
+# The class task's named choices, the default first: how it keeps classes balanced
+# (TrainConfig.aux_balance) and what the generator's class reward makes certain (aux_sharpen).
+AUX_CHOICES = {"aux_balance": ("batch", "running"), "aux_sharpen": ("entropy", "max")}
 
 
 class Initializer(str, enum.Enum):
@@ -132,16 +131,14 @@ class TrainConfig:
             raise GantoolError(f"--aux-weight must be in [0, 10], got {self.aux_weight}")
         if not 0 <= self.aux_fake_weight <= 10:
             raise GantoolError(f"--aux-fake-weight must be in [0, 10], got {self.aux_fake_weight}")
-        if self.aux_balance not in AUX_BALANCES:
-            raise GantoolError(f"--aux-balance must be one of {', '.join(AUX_BALANCES)}, got {self.aux_balance!r}")
         if not 0 < self.top_k <= 1:
             raise GantoolError(f"--top-k must be a fraction in (0, 1], got {self.top_k}")
-        if self.aux_balance != "batch" and not self.aux_weight:
-            raise GantoolError("--aux-balance needs --aux-weight > 0 (it is part of the class task)")
-        if self.aux_sharpen not in AUX_SHARPENS:
-            raise GantoolError(f"--aux-sharpen must be one of {', '.join(AUX_SHARPENS)}, got {self.aux_sharpen!r}")
-        if self.aux_sharpen != "entropy" and not self.aux_weight:
-            raise GantoolError("--aux-sharpen needs --aux-weight > 0 (it is part of the class task)")
+        for name, choices in AUX_CHOICES.items():
+            value, flag = getattr(self, name), "--" + name.replace("_", "-")
+            if value not in choices:
+                raise GantoolError(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
+            if value != choices[0] and not self.aux_weight:
+                raise GantoolError(f"{flag} needs --aux-weight > 0 (it is part of the class task)")
         if self.aux_fake_weight and not self.aux_weight:
             raise GantoolError("--aux-fake-weight needs --aux-weight > 0 (it trains the discriminator's class head)")
         if self.aux_weight and (spec.dataset != "mnist" or spec.num_classes):
