@@ -4,7 +4,7 @@ The registry (:data:`gantool.export.registry.REGISTRY`) names the formats;
 each is exported and validated by its own converter, then run through the
 runtime (:class:`gantool.runtime.Generator`), as ``gantool sample`` does. All
 candidates are timed interleaved, round by round (the timing loop of
-``tf_vs_onnx.py``), so load on the machine hits them alike, each in a process
+``harness.py``), so load on the machine hits them alike, each in a process
 of its own (``isolated.py``; ``--one-process`` for all in this one); the
 script prints ratios of medians. Not a test: it only measures.
 
@@ -17,29 +17,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# harness.py sits beside this file: the options, thread pinning, generator loading, candidates and timing loop.
+from harness import add_timing_args, load_generator, run_candidates, save_source, set_tf_threads, start_candidate
 
-# tf_vs_onnx.py sits beside this file: same thread pinning, generator loading, candidates and timing loop.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tf_vs_onnx import load_generator, run_candidates, save_source, set_tf_threads, start_candidate  # noqa: E402
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 REFERENCE = "onnx/none"
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", nargs="?", help="gantool run folder or .keras file (default: random generator)")
+    add_timing_args(parser)
     parser.add_argument("--formats", default="all", help="all, or registry pairs such as onnx/none,tflite/int8")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="intra-op threads for every engine")
-    parser.add_argument("--rounds", type=int, default=11, help="interleaved rounds; medians are taken over rounds")
-    parser.add_argument("--latency-calls", type=int, default=40, help="batch-1 calls per candidate per round")
-    parser.add_argument("--throughput-calls", type=int, default=4, help="batch-64 calls per candidate per round")
-    parser.add_argument("--one-process", action="store_true",
-                        help="time every engine in this process (default: each in a child process of its own)")
     return parser.parse_args()
 
 
@@ -87,7 +79,7 @@ def print_results(results: dict, errors: dict, header: str) -> None:
 def main() -> None:
     args = parse_args()
     set_tf_threads(args.threads)
-    from gantool.runtime.bench import parse_formats
+    from gantool.bench.benchmark import parse_formats
 
     entries = parse_formats(args.formats)
     keras_model, contract = load_generator(args.model)

@@ -172,7 +172,7 @@ def main() -> None:
             onnx.save(proto, path)
             sessions[name] = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
             errors[name] = max(float(np.abs(sessions[name].run(None, {"z": z})[0] - ref).max())
-                               for z, ref in zip(zs, references))
+                               for z, ref in zip(zs, references, strict=False))
             done = subprocess.run([sys.executable, "-c", PEAK_RSS, str(path)], capture_output=True, text=True, check=True)
             rss[name] = int(done.stdout.split()[-1]) / 1024
     z1, z64 = (np.random.default_rng(b).standard_normal((b, contract.latent_dim), dtype=np.float32) for b in (1, 64))

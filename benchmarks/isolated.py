@@ -1,11 +1,10 @@
 """Each benchmark candidate in a process of its own, timed in turn by the parent.
 
-``tf_vs_onnx.py`` and ``all_formats.py`` time their candidates interleaved,
+``tf_vs_onnx.py`` and ``all_formats.py`` (through ``harness.py``) time their candidates interleaved,
 round by round, so that load on the machine hits them alike. In one process,
 though, the engines also share an address space and thread pools, and they
-disturb each other: measured in one process, the TFLite int8 / ONNX ratio swung
-1.6-2.8x between runs, while each format alone (``gantool bench``) gave 2.9x
-(which engine's threads interfere was not traced). Here every candidate is a child process that
+disturb each other: ratios between formats timed in one process swing from run
+to run. Here every candidate is a child process that
 loads its engine once and then waits on a pipe; the parent asks one child at a
 time to time ``calls`` calls at a batch size, so the rounds stay interleaved
 and only one engine runs at any moment.
@@ -87,7 +86,7 @@ class InProcess:
         self.name, self.run, self.latent_dim = name, run, latent_dim
 
     def time_calls(self, batch: int, calls: int, latent_seed: int) -> tuple[list[float], float]:
-        from gantool.runtime.bench_worker import time_calls
+        from gantool.bench.worker import time_calls
 
         z = np.random.default_rng(latent_seed).standard_normal((batch, self.latent_dim), dtype=np.float32)
         cpu_start = time.process_time()
@@ -128,7 +127,7 @@ def make_engine(kind: str, model: str | Path, threads: int, spin_wait: bool = Tr
 
 
 def _serve(spec: dict) -> None:
-    from gantool.runtime.bench_worker import time_calls
+    from gantool.bench.worker import time_calls
 
     # Replies go to the real stdout; anything a library prints goes to stderr instead of the protocol.
     protocol, sys.stdout = sys.stdout, sys.stderr

@@ -1,9 +1,13 @@
-"""gantool: train a DCGAN digit generator, export it, and run it on edge CPUs.
+"""The ``gantool`` command line: parse flags, call one library function, print.
 
-The top-level package stays import-light: it holds the version, the typed
-errors shared by every subpackage and the command line. TensorFlow is only
-imported inside the commands that train or export.
+One module per command group registers its commands on :data:`gantool.cli.app.app`, in
+the order ``gantool --help`` lists them; each imports its library only inside the command,
+so ``gantool --help`` stays light.
 """
 
-__version__ = "0.1.0"
+# isort: off
+from gantool.cli import train_cmd, export_cmd, sample_cmd, eval_cmd, bench_cmd  # noqa: F401  (register commands)
+# isort: on
+from gantool.cli.app import app, run
 
+__all__ = ["app", "run"]

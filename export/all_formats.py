@@ -1,10 +1,15 @@
 """Export one registry entry, or all of them into one folder with a report.
 
-``gantool export --format all`` writes every supported format x quantization
-pair (:data:`gantool.export.registry.REGISTRY`) next to each other, then a
+:func:`export_model` writes one format (``gantool export``); :func:`export_folder`
+writes every supported format x quantization pair
+(:data:`gantool.export.registry.REGISTRY`) next to each other, then a
 ``report.json`` and a terminal table: file size, parity against the Keras
 model (max and mean |Δ|, PSNR), status, and the command that samples it.
 One failing entry does not stop the others; its row says why it failed.
+
+Example:
+    >>> entry, result = export_model("runs/dcgan", "g.onnx")
+    >>> print("\n".join(describe_export(entry, result, ExportOptions())))
 """
 
 from __future__ import annotations
@@ -17,17 +22,18 @@ import shlex
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from gantool.errors import ExportValidationError, GantoolError
-from gantool.export.registry import REGISTRY, ExportOptions, FormatEntry
-from gantool.export.validate import PARITY_BATCHES, PARITY_SEED, Parity, ParityError
+from gantool.errors import ExportValidationError, GantoolError, first_line
+from gantool.export.registry import REGISTRY, REPORT_NAME, ExportFormat, ExportOptions, FormatEntry, Status, lookup
+from gantool.export.validate import PARITY_BATCHES, PARITY_SEED, ExportResult, Parity, ParityError
 from gantool.runtime.contract import ModelContract
-from gantool.runtime.files import write_bytes_atomic
+from gantool.runtime.files import check_output_folder, check_output_path, write_bytes_atomic
 
-REPORT_NAME = "report.json"
+# The least ``eval_count`` that judges anything: the MNIST score averages 10 splits.
+MIN_EVAL_COUNT = 20
 
 
 class ExportStatus(str, enum.Enum):
-    """How one entry of ``--format all`` ended."""
+    """How one entry of :func:`export_all` ended."""
 
     passed = "passed"
     failed_validation = "exported but failed validation"
@@ -45,6 +51,8 @@ class ExportOutcome:
         parity: errors against Keras, when they were measured.
         size_bytes: the file's size when it was written, else None.
         message: why it failed, else "".
+        quality: classifier figures of the written file, when it was judged.
+        result: what the converter learned, when the export passed.
     """
 
     entry: FormatEntry
@@ -54,6 +62,7 @@ class ExportOutcome:
     size_bytes: int | None = None
     message: str = ""
     quality: dict | None = None
+    result: ExportResult | None = None
 
     @property
     def sample_command(self) -> str:
@@ -78,32 +87,106 @@ class ExportOutcome:
             "note": entry.note,
             "message": self.message,
             "quality": self.quality,
+            "graph": self.result.graph if self.result else None,
+            "float_ops": list(self.result.float_ops) if self.result else None,
             "sample_command": self.sample_command,
         }
 
 
-def export_one(keras_model, contract: ModelContract, entry: FormatEntry, out: Path, options: ExportOptions) -> Parity:
-    """Run ``entry``'s converter: write ``out`` and check it against Keras (see the registry)."""
+def export_one(keras_model, contract: ModelContract, entry: FormatEntry, out: Path,
+               options: ExportOptions) -> ExportResult:
+    """Run ``entry``'s converter: write ``out``, check it against Keras and say what it learned (see the registry)."""
     return entry.load_converter()(keras_model, contract, out, entry, options)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
+def export_model(model: str | Path, out: str | Path, format: str | ExportFormat = "onnx", quantize: str = "none",
+                 value_range: tuple[float, float] = (-1.0, 1.0),
+                 options: ExportOptions | None = None) -> tuple[FormatEntry, ExportResult]:
+    """Export the Keras generator at ``model`` (a run folder or a ``.keras`` file) to ``out`` in one format.
+
+    Returns:
+        The registry entry and what its converter learned (parity, graph kind, what stayed float).
+
+    Raises:
+        UnsupportedFormatError: ``format`` x ``quantize`` is not in the registry.
+        GantoolError: ``out`` has the wrong suffix or cannot be written; the model cannot be loaded.
+        MissingExtraError: a TFLite export without ai-edge-litert, which validates it.
+        ExportValidationError: the file breached its bound; nothing was written.
+    """
+    entry = lookup(format, quantize)
+    out = Path(out)
+    if out.suffix.lower() != entry.suffix:
+        raise GantoolError(f"`out` must end with {entry.suffix} for `format` {entry.format.value} "
+                           f"(the runtime picks its backend from the suffix), got {out}")
+    check_output_path(out)
+    if entry.format is ExportFormat.tflite:
+        from gantool.runtime.backends.tflite_backend import require_litert
+
+        require_litert()  # before the conversion, which would fail at its very end without it
+    from gantool.export.source import load_source
+
+    keras_model, contract, _ = load_source(model, value_range)
+    return entry, export_one(keras_model, contract, entry, out, options or ExportOptions())
+
+
+def describe_export(entry: FormatEntry, result: ExportResult, options: ExportOptions) -> list[str]:
+    """What :func:`export_model` wrote, as lines for a person: file, graph, calibration, parity, advice."""
+    details = [f"opset {options.opset}"] if entry.format is ExportFormat.onnx else []
+    if result.graph == "optimized+fourier":
+        details.append("first Conv through a DFT")
+    elif result.graph and entry.key == "onnx/none" and options.dft_layer:
+        details.append(f"{result.graph} graph (no Dense -> 'same' Conv layer for the DFT form)")
+    elif result.graph:
+        details.append(f"{result.graph} graph")
+    if result.calibration_size:
+        details.append(f"calibrated on {result.calibration_size} latents")
+    if result.float_ops:
+        details.append(f"{', '.join(result.float_ops)} left in float")
+    parity = result.parity
+    lines = [f"Wrote {result.path} ({result.size_bytes / 1e6:.2f} MB), {', '.join([entry.key, *details])}",
+             f"Parity vs Keras (float64 reference, batch {' and '.join(map(str, PARITY_BATCHES))}): "
+             f"max |Δ| {parity.max_abs:.2e}, mean |Δ| {parity.mean_abs:.2e}, "
+             f"PSNR {parity.psnr_db:.1f} dB (bound {entry.tolerance.describe()})"]
+    if entry.status is Status.not_recommended:
+        lines.append(f"Note: {entry.key} is not recommended: {entry.note}")
+    return lines
+
+
+def export_folder(model: str | Path, out: str | Path, value_range: tuple[float, float] = (-1.0, 1.0),
+                  options: ExportOptions | None = None, eval_count: int = 0,
+                  entries: Iterable[FormatEntry] = REGISTRY,
+                  log: Callable[[str], None] | None = None) -> tuple[list[ExportOutcome], Path]:
+    """Export ``entries`` of the Keras generator at ``model`` into folder ``out``, with ``report.json``.
+
+    Returns:
+        One outcome per entry (see :func:`export_all`) and the report's path.
+
+    Raises:
+        GantoolError: ``eval_count`` is out of range, the model cannot be loaded, or ``out`` cannot be made.
+    """
+    if eval_count and eval_count < MIN_EVAL_COUNT:
+        raise GantoolError(f"`eval_count` must be 0 (skip) or at least {MIN_EVAL_COUNT}, got {eval_count}")
+    from gantool.export.source import load_source
+
+    options = options or ExportOptions()
+    keras_model, contract, source = load_source(model, value_range)
+    folder = prepare_folder(Path(out))  # after the model loaded: a bad model leaves no empty folder behind
+    outcomes = export_all(keras_model, contract, folder, options, entries, log=log, eval_count=eval_count)
+    return outcomes, write_report(folder, outcomes, contract, source, options)
 
 
 def export_entry(keras_model, contract: ModelContract, entry: FormatEntry, out: Path,
                  options: ExportOptions) -> ExportOutcome:
     """Export one entry and say how it went, never raising for that entry's own failure."""
     try:
-        parity = export_one(keras_model, contract, entry, out, options)
+        result = export_one(keras_model, contract, entry, out, options)
     except ParityError as exc:
-        return ExportOutcome(entry, out, ExportStatus.failed_validation, exc.parity, message=_first_line(exc))
+        return ExportOutcome(entry, out, ExportStatus.failed_validation, exc.parity, message=first_line(exc, 300))
     except ExportValidationError as exc:
-        return ExportOutcome(entry, out, ExportStatus.failed_validation, message=_first_line(exc))
+        return ExportOutcome(entry, out, ExportStatus.failed_validation, message=first_line(exc, 300))
     except Exception as exc:  # one converter's crash must not hide the other formats' results
-        return ExportOutcome(entry, out, ExportStatus.export_failed, message=f"{type(exc).__name__}: {_first_line(exc)}")
-    return ExportOutcome(entry, out, ExportStatus.passed, parity, out.stat().st_size)
+        return ExportOutcome(entry, out, ExportStatus.export_failed, message=f"{type(exc).__name__}: {first_line(exc, 300)}")
+    return ExportOutcome(entry, out, ExportStatus.passed, result.parity, result.size_bytes, result=result)
 
 
 def export_all(keras_model, contract: ModelContract, folder: Path, options: ExportOptions,
@@ -128,15 +211,15 @@ def export_all(keras_model, contract: ModelContract, folder: Path, options: Expo
             try:
                 outcome = dataclasses.replace(outcome, quality=judge(outcome.path, eval_count))
             except GantoolError as exc:  # the export itself passed; say why its quality is missing
-                outcome = dataclasses.replace(outcome, message=f"quality not measured: {_first_line(exc)}")
+                outcome = dataclasses.replace(outcome, message=f"quality not measured: {first_line(exc, 300)}")
         outcomes.append(outcome)
     return outcomes
 
 
 def judge(path: Path, count: int) -> dict:
-    """Classifier figures of an exported file (see :mod:`gantool.runtime.evaluate`)."""
+    """Classifier figures of an exported file (see :mod:`gantool.judge.evaluate`)."""
+    from gantool.judge.evaluate import evaluate_generator
     from gantool.runtime import Generator
-    from gantool.runtime.evaluate import evaluate_generator
 
     report, _ = evaluate_generator(Generator.load(path), count=count, seed=0)
     return {"count": count, "fid": round(report.model.fid, 4), "mnist_score": round(report.model.mnist_score, 4),
@@ -177,7 +260,7 @@ def format_table(outcomes: list[ExportOutcome]) -> str:
             status, o.sample_command or "-",
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in rows]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1] for row in rows]
     lines += [f"{o.entry.key}: {o.message}" for o in outcomes if o.message]
     judged = next((o.quality for o in outcomes if o.quality), None)
     if judged:
@@ -187,13 +270,11 @@ def format_table(outcomes: list[ExportOutcome]) -> str:
 
 
 def prepare_folder(out: Path) -> Path:
-    """Create the ``--format all`` output folder (its parent must exist) and return it."""
-    from gantool.errors import GantoolError
+    """Create the folder :func:`export_all` fills (and its parents) and return it.
 
-    if out.exists() and not out.is_dir():
-        raise GantoolError(f"--format all writes a folder of models, but {out} is a file; pass a folder, e.g. --out exports")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise GantoolError(f"output folder {parent} does not exist; create it first (mkdir -p {parent})")
-    out.mkdir(exist_ok=True)
+    Raises:
+        GantoolError: a file is in the way, or the folder cannot be written.
+    """
+    check_output_folder(out)
+    out.mkdir(parents=True, exist_ok=True)
     return out

@@ -22,19 +22,18 @@ carry everything, and the layer becomes three MatMuls:
 3. inverse DFT back to the 7x7 map, which also sums the four real products of
    each complex one: ``[49, 4*41] @ [4*41, batch*128]``.
 
-Unlike Winograd's transforms (float32 error 2-4e-5 on the generator's output
-against a 1e-5 bound, ``benchmarks/conv_transforms.py``), the DFT is unitary up
-to scale, so float32 rounding stays at the direct convolution's level. The
-kernel's spectrum (3.3x the kernel's size) is not stored: the file keeps the
-kernel, and a MatMul of two constants computes the spectrum, which onnxruntime
-folds once when it loads the model.
+Unlike Winograd's transforms, whose float32 error on the generator's output
+exceeds the float32 export bound (``benchmarks/conv_transforms.py``), the DFT is
+unitary up to scale, so float32 rounding stays at the direct convolution's level.
+The kernel's spectrum (several times the kernel's size) is not stored: the file
+keeps the kernel, and a MatMul of two constants computes the spectrum, which
+onnxruntime folds once when it loads the model.
 
-What it costs (README, Speed): the spectrum's 10.7 MB and the larger
-activations raise ``gantool sample``'s peak memory by ~14 MB, and batch 1 reads
-the whole spectrum for one image: 0.35 against 0.31 ms measured alone, about
-twice as long when other work evicts the spectrum from the caches between
-calls (still faster than TensorFlow). It is the default of the optimized float
-graph; ``gantool export --no-fourier`` keeps the direct Conv.
+What it costs: the spectrum and the larger activations raise the peak memory of
+sampling, and batch 1 reads the whole spectrum for one image, so a single image
+is a little slower than with the direct Conv (docs/ has the figures). It is the
+default of the optimized float graph; ``fourier=False`` (``gantool export
+--no-fourier``) keeps the direct Conv.
 
 The rewrite applies where the layout can change for free: a Dense layer
 (MatMul/Gemm with constant weights) -> elementwise activations -> Reshape to
@@ -104,7 +103,7 @@ def dft_conv(map_size: int, kernel_size: int) -> DftConv:
     pad = (kernel_size - 1) // 2
     size = map_size + pad
     kept = frequencies(size)
-    fh, fw = (np.array(axis, dtype=np.float64)[:, None] for axis in zip(*kept))
+    fh, fw = (np.array(axis, dtype=np.float64)[:, None] for axis in zip(*kept, strict=False))
     rows, cols = np.divmod(np.arange(map_size * map_size), map_size)
     taps_h, taps_w = np.divmod(np.arange(kernel_size * kernel_size), kernel_size)
     # Input pixel (h, w) sits at (h + pad, w + pad) of the padded grid: X[f] = sum x e^{-i angle}.

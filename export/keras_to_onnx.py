@@ -13,14 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from gantool.errors import ExportValidationError, GantoolError
-from gantool.export.validate import Parity, check_parity
-from gantool.runtime.contract import METADATA_KEY, ModelContract
+from gantool.errors import ExportValidationError, GantoolError, first_line
+from gantool.export.onnx_graph import rename_io
+from gantool.export.registry import FP32
+from gantool.export.validate import ExportResult, Parity, check_parity
+from gantool.runtime.contract import GRAPH_METADATA_KEY, METADATA_KEY, ModelContract
 from gantool.runtime.files import atomic_path
 
 MAX_OPSET = 18
 T = TypeVar("T")
-FP32_MAX_ABS = 1e-5
 
 
 def to_onnx_proto(keras_model, contract: ModelContract, opset: int = 17, optimize: bool = True,
@@ -35,7 +36,7 @@ def to_onnx_proto(keras_model, contract: ModelContract, opset: int = 17, optimiz
     otherwise it says ``plain``.
     """
     if not 13 <= opset <= MAX_OPSET:
-        raise GantoolError(f"--opset must be between 13 and {MAX_OPSET}, got {opset}")
+        raise GantoolError(f"`opset` must be between 13 and {MAX_OPSET}, got {opset}")
     import tensorflow as tf
     import tf2onnx
 
@@ -67,11 +68,14 @@ def to_onnx_proto(keras_model, contract: ModelContract, opset: int = 17, optimiz
     return proto
 
 
+def graph_kind(proto) -> str:
+    """The graph kind :func:`to_onnx_proto` recorded in ``proto``'s metadata ("" when none)."""
+    return {p.key: p.value for p in proto.metadata_props}.get(GRAPH_METADATA_KEY, "")
+
+
 def _set_graph_kind(proto, kind: str) -> None:
     """Record in metadata whether the graph was rewritten for speed (``optimized``, ``optimized+fourier``) or not (``plain``)."""
     import onnx
-
-    from gantool.export.onnx_optimize import GRAPH_METADATA_KEY
 
     props = {p.key: p.value for p in proto.metadata_props}
     del proto.metadata_props[:]
@@ -85,14 +89,9 @@ def _name_io(proto, contract: ModelContract) -> None:
     if len(graph.input) != len(names) or len(graph.output) != 1:
         raise GantoolError(f"expected {len(names)} input(s) and one output, got {len(graph.input)} and {len(graph.output)}")
     # tf2onnx keeps the signature's order and names inputs after it (e.g. "z:0", "label:0").
-    renames = {value.name: name for value, name in zip(graph.input, names)}
+    renames = {value.name: name for value, name in zip(graph.input, names, strict=False)}
     renames[graph.output[0].name] = contract.output_name
-    for node in graph.node:
-        node.input[:] = [renames.get(name, name) for name in node.input]
-        node.output[:] = [renames.get(name, name) for name in node.output]
-    for value in (*graph.input, graph.output[0]):
-        value.name = renames[value.name]
-        value.type.tensor_type.shape.dim[0].dim_param = "batch"
+    rename_io(proto, renames)
 
 
 def _check_explicit_pads(proto) -> None:
@@ -137,13 +136,13 @@ def write_checked(proto, out: Path, check: Callable[[Path], T], what: str = "exp
         try:
             onnx.checker.check_model(str(tmp), full_check=True)
         except onnx.checker.ValidationError as exc:
-            raise ExportValidationError(f"onnx checker rejected the {what}: {str(exc).splitlines()[0]}") from None
+            raise ExportValidationError(f"onnx checker rejected the {what}: {first_line(exc)}") from None
         result = check(tmp)
     return result
 
 
 def save_validated(proto, keras_model, contract: ModelContract, out: Path,
-                   max_abs: float = FP32_MAX_ABS, mean_abs: float | None = None) -> Parity:
+                   max_abs: float = FP32.max_abs, mean_abs: float | None = None) -> Parity:
     """Write ``proto`` atomically after the ONNX checker and a parity check through the runtime pass.
 
     Raises:
@@ -155,11 +154,11 @@ def save_validated(proto, keras_model, contract: ModelContract, out: Path,
 
 
 def export_onnx(keras_model, contract: ModelContract, out: Path, opset: int = 17, optimize: bool = True,
-                fourier: bool = True) -> Parity:
+                fourier: bool = True) -> ExportResult:
     """Convert (optimized graph unless ``optimize=False``, its first layer through a DFT unless
     ``fourier=False``), write atomically, check the graph and parity.
 
-    Parity is max |Δ| ≤ 1e-5 against the Keras model, for both graph kinds.
+    Parity is held to the float32 bound (:data:`gantool.export.registry.FP32`), for every graph kind.
 
     The file appears at ``out`` only if every check passed.
 
@@ -167,11 +166,12 @@ def export_onnx(keras_model, contract: ModelContract, out: Path, opset: int = 17
         ExportValidationError: the checker rejected the graph or parity failed.
     """
     proto = to_onnx_proto(keras_model, contract, opset, optimize=optimize, fourier=fourier)
-    return save_validated(proto, keras_model, contract, out)
+    return ExportResult(out, save_validated(proto, keras_model, contract, out), graph=graph_kind(proto))
 
 
-def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> Parity:
+def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> ExportResult:
     """Registry converter for ``onnx/none`` (see :mod:`gantool.export.registry`)."""
     proto = to_onnx_proto(keras_model, contract.replace(quantization="none", calibration_size=0), options.opset,
                           optimize=not options.plain, fourier=options.dft_layer)
-    return save_validated(proto, keras_model, contract, out, entry.tolerance.max_abs, entry.tolerance.mean_abs)
+    parity = save_validated(proto, keras_model, contract, out, entry.tolerance.max_abs, entry.tolerance.mean_abs)
+    return ExportResult(out, parity, graph=graph_kind(proto))

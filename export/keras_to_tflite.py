@@ -2,29 +2,26 @@
 
 Conversion goes through ``tf.lite.TFLiteConverter.from_keras_model``. It does
 not go through ``from_concrete_functions`` on a ``tf.function`` that captures
-Keras 3 variables: measured with TF 2.21, those variables were not frozen, the
-float output was NaN and int8 calibration crashed.
+Keras 3 variables: there those variables are not frozen, the float output is
+NaN and int8 calibration crashes.
 
 The converted model has a static batch of :data:`EXPORT_BATCH` (1). With a
 dynamic batch the converter computes each TRANSPOSE_CONV's output shape at run
 time (SHAPE -> PACK), and XNNPACK, which needs that shape constant, leaves the
-op to slower builtin kernels: measured on this DCGAN (one thread), float32
-ran 5-7x and dynamic-range int8 over 300x slower, at batch 1 and 64 alike;
-this, not dynamic-range quantization as such, made dynamic 13x slower than
-float32. The runtime backend runs a larger batch one latent at a time, so any
-``--count`` still works.
+op to much slower builtin kernels (dynamic-range int8 most of all). The runtime
+backend runs a larger batch one latent at a time, so any ``count`` still works.
 
 Full int8 is tried fully integer first. When that misses the parity bound,
 the export is redone with fully connected layers (the latent projection) in
 float, as the ONNX int8 export always does (:mod:`gantool.export.onnx_quantize`
-gives the measurement), and the contract's ``float_ops`` says so: the
+says why), and the contract's ``float_ops`` says so: the
 converter quantizes everything else, and the public
 ``tf.lite.experimental.QuantizationDebugger`` with ``denylisted_ops`` is
-TensorFlow's documented way to leave an op type out. Measured on the bundled
-DCGAN: max |Δ| 0.872 fully integer (refused), 0.639 with FULLY_CONNECTED in
-float (mean 0.0108 vs 0.0100). A fully integer file suits integer-only
+TensorFlow's documented way to leave an op type out. On a well-trained
+generator the fully integer file can miss the int8 bound where the one with
+FULLY_CONNECTED in float meets it. A fully integer file suits integer-only
 accelerators and runs faster on CPUs (at batch 1 the float layer streams its
-5 MB of weights on every call), so it is kept whenever it is accurate enough.
+weights on every call), so it is kept whenever it is accurate enough.
 
 Only builtin TFLite ops are allowed: a Flex (SELECT_TF_OPS) or other custom op
 would need TensorFlow at run time, so such an export fails.
@@ -47,9 +44,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gantool.errors import ConversionError
+from gantool.errors import ConversionError, first_line
 from gantool.export.registry import Quantization
-from gantool.export.validate import Parity, ParityError, calibration_latents, check_parity, model_inputs
+from gantool.export.validate import ExportResult, ParityError, calibration_latents, check_parity, model_inputs
 from gantool.runtime.contract import METADATA_KEY, ModelContract
 from gantool.runtime.files import atomic_path
 
@@ -111,8 +108,7 @@ def to_tflite_bytes(keras_model, contract: ModelContract, quantize: Quantization
                 return bytes(debugger.get_nondebug_quantized_model())
             return bytes(converter.convert())
     except Exception as exc:  # the converter raises ConverterError, ValueError, RuntimeError...
-        message = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise ConversionError(f"TFLite conversion ({quantize.value}) failed: {message}") from None
+        raise ConversionError(f"TFLite conversion ({quantize.value}) failed: {first_line(exc)}") from None
 
 
 def custom_ops(model_bytes: bytes) -> list[str]:
@@ -168,7 +164,7 @@ def tflite_runner(path: Path):
 
 
 def export_tflite(keras_model, contract: ModelContract, out: Path, quantize: Quantization,
-                  max_abs: float, mean_abs: float | None = None, calibration_size: int = 0) -> Parity:
+                  max_abs: float, mean_abs: float | None = None, calibration_size: int = 0) -> ExportResult:
     """Convert, embed the contract, write atomically and check parity against Keras.
 
     The file appears at ``out`` only if every check passed.
@@ -178,7 +174,7 @@ def export_tflite(keras_model, contract: ModelContract, out: Path, quantize: Qua
         ExportValidationError: parity with the Keras model breached the bound.
         MissingExtraError: ai-edge-litert (needed to validate) is not installed.
     """
-    def write_checked(float_ops: tuple[str, ...]) -> Parity:
+    def write_checked(float_ops: tuple[str, ...]) -> ExportResult:
         model_bytes = to_tflite_bytes(keras_model, contract, quantize, calibration_size, float_ops)
         check_builtin_only(model_bytes)
         file_contract = contract.replace(quantization=quantize.value, calibration_size=calibration_size,
@@ -186,8 +182,9 @@ def export_tflite(keras_model, contract: ModelContract, out: Path, quantize: Qua
         model_bytes = embed_metadata(model_bytes, METADATA_KEY, file_contract.to_json().encode("utf-8"))
         with atomic_path(out) as tmp:
             tmp.write_bytes(model_bytes)
-            return check_parity(keras_model, tflite_runner(tmp), contract.latent_dim, contract.value_range,
-                                max_abs, mean_abs, num_classes=contract.num_classes)
+            parity = check_parity(keras_model, tflite_runner(tmp), contract.latent_dim, contract.value_range,
+                                  max_abs, mean_abs, num_classes=contract.num_classes)
+        return ExportResult(out, parity, float_ops=float_ops, calibration_size=calibration_size)
 
     try:
         return write_checked(())
@@ -202,7 +199,7 @@ def export_tflite(keras_model, contract: ModelContract, out: Path, quantize: Qua
                           f"mean |Δ| {fully_integer.mean_abs:.3g})", exc.parity) from None
 
 
-def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> Parity:
+def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> ExportResult:
     """Registry converter for every ``tflite/*`` entry (see :mod:`gantool.export.registry`)."""
     return export_tflite(keras_model, contract, out, entry.quantize, entry.tolerance.max_abs,
                          entry.tolerance.mean_abs, entry.calibration_size(options))

@@ -9,6 +9,22 @@ from __future__ import annotations
 import numpy as np
 
 
+def rename_io(proto, renames: dict[str, str]) -> None:
+    """Rename graph inputs and outputs (``renames``: old name -> new) everywhere they are read or
+    written, and name each one's first axis ``batch``.
+
+    Raises:
+        KeyError: an input or output that ``renames`` does not name.
+    """
+    graph = proto.graph
+    for node in graph.node:
+        node.input[:] = [renames.get(name, name) for name in node.input]
+        node.output[:] = [renames.get(name, name) for name in node.output]
+    for value in (*graph.input, *graph.output):
+        value.name = renames[value.name]
+        value.type.tensor_type.shape.dim[0].dim_param = "batch"
+
+
 def tensor_ranks(model) -> dict[str, int]:
     """Tensor name -> rank, where ONNX shape inference knows it."""
     import onnx

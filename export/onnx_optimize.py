@@ -50,7 +50,6 @@ from gantool.export.onnx_graph import (
 )
 from gantool.export.subpixel import PhaseConv, multiply_adds, phase_weights, plan_axis, split_phases
 
-GRAPH_METADATA_KEY = "gantool.graph"
 MIN_OPSET = 13
 # onnxruntime's fast (NCHWc) Conv works on blocks of 16 channels (one AVX-512
 # register); splitting a phase Conv into narrower per-phase Convs measured slower.
@@ -82,11 +81,11 @@ def optimize(proto, fourier: bool = False):
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
     if opset < MIN_OPSET:
         raise UnsupportedFormatError(
-            f"the graph optimizer needs ONNX opset >= {MIN_OPSET}, got {opset}; export with --opset 17")
+            f"the graph optimizer needs ONNX opset >= {MIN_OPSET}, got {opset}; export with `opset` 17")
     subgraphs = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
     if any(a.type in subgraphs for n in model.graph.node for a in n.attribute):
         raise UnsupportedFormatError(
-            "the graph optimizer does not handle control flow (If/Loop/Scan); export with --plain")
+            "the graph optimizer does not handle control flow (If/Loop/Scan); export with `plain`")
     graph = EditableGraph(model.graph, tensor_ranks(model))
     while _fold_affine_once(graph):
         pass
@@ -191,7 +190,7 @@ def _conv_transpose_plans(graph: EditableGraph, node, in_block: int):
     where = f"ConvTranspose {node.name or node.output[0]}"
     if weight is None or weight.ndim != 4:
         raise UnsupportedFormatError(
-            f"{where}: the optimizer handles 2-D ConvTranspose with constant weights only; export with --plain")
+            f"{where}: the optimizer handles 2-D ConvTranspose with constant weights only; export with `plain`")
     attrs = attributes(node)
     unsupported = {
         "group": attrs.get("group", 1) != 1,
@@ -202,13 +201,13 @@ def _conv_transpose_plans(graph: EditableGraph, node, in_block: int):
     }
     if any(unsupported.values()):
         names = ", ".join(k for k, v in unsupported.items() if v)
-        raise UnsupportedFormatError(f"{where}: cannot rewrite a ConvTranspose with {names}; export with --plain")
+        raise UnsupportedFormatError(f"{where}: cannot rewrite a ConvTranspose with {names}; export with `plain`")
     strides = list(attrs.get("strides", [1, 1]))
     pads = list(attrs.get("pads", [0, 0, 0, 0]))
     output_padding = list(attrs.get("output_padding", [0, 0]))
     if strides[0] != strides[1]:
         raise UnsupportedFormatError(
-            f"{where}: strides {strides} differ; DepthToSpace needs equal strides; export with --plain")
+            f"{where}: strides {strides} differ; DepthToSpace needs equal strides; export with `plain`")
     kernel = weight.shape[2:]
     return [plan_axis(kernel[a], strides[a], pads[a], pads[a + 2], output_padding[a], in_block) for a in range(2)]
 

@@ -10,11 +10,10 @@ drawn with the documented convention. The contract travels over with
 Fully connected layers (Gemm/MatMul: the generator's latent projection) stay
 in float: quantizing ``z`` itself to 8 bits puts the same rounding noise into
 every pixel, and on a well-trained generator that noise decides the worst
-pixels. Measured with ``gantool export`` on a DCGAN of the default recipe (run
-H0, epoch 36): max |Δ| 0.869 with every layer quantized vs 0.623 with the
-projection in float; mean 0.0104 vs 0.0096. The
-projection is 2% of the generator's multiply-adds but half its weights, so the
-file is 2.3x larger than with every layer int8 (still under two thirds of fp32).
+pixels (the largest error shrinks markedly with the projection in float; docs/
+has the figures). The projection is a small share of the generator's
+multiply-adds but about half its weights, so the file is larger than with every
+layer int8 (still under two thirds of fp32).
 
 onnxruntime's CPU provider fuses QDQ pairs into integer kernels where it has
 them; others (ConvTranspose among them, depending on the version) run in float
@@ -31,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gantool.errors import ConversionError
-from gantool.export.keras_to_onnx import attach_contract, save_validated, to_onnx_proto
-from gantool.export.validate import Parity, calibration_latents, model_inputs
+from gantool.errors import ConversionError, first_line
+from gantool.export.keras_to_onnx import attach_contract, graph_kind, save_validated, to_onnx_proto
+from gantool.export.validate import ExportResult, calibration_latents, model_inputs
 from gantool.runtime.contract import ModelContract
 
 # Latents per calibration batch; MinMax calibration keeps the global extremes,
@@ -96,8 +95,8 @@ def quantize_proto(float_proto, contract: ModelContract, calibration_size: int):
                     nodes_to_exclude=kept_float,
                 )
         except Exception as exc:  # the quantizer raises bare Exceptions, ValueErrors, onnx errors...
-            message = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise ConversionError(f"onnxruntime int8 quantization failed ({message}); export --quantize none instead") from None
+            raise ConversionError(f"onnxruntime int8 quantization failed ({first_line(exc)}); "
+                                  "export without quantization instead") from None
         return onnx.load(quantized), float_ops
 
 
@@ -117,7 +116,7 @@ def _quiet_logging():
         root.setLevel(level)
 
 
-def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> Parity:
+def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> ExportResult:
     """Registry converter for ``onnx/int8`` (see :mod:`gantool.export.registry`).
 
     Raises:
@@ -136,4 +135,5 @@ def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> 
     del proto.metadata_props[:]
     onnx.helper.set_model_props(proto, {**kept, **{p.key: p.value for p in float_proto.metadata_props}})
     attach_contract(proto, int8_contract)
-    return save_validated(proto, keras_model, int8_contract, out, entry.tolerance.max_abs, entry.tolerance.mean_abs)
+    parity = save_validated(proto, keras_model, int8_contract, out, entry.tolerance.max_abs, entry.tolerance.mean_abs)
+    return ExportResult(out, parity, graph=graph_kind(proto), float_ops=float_ops, calibration_size=size)

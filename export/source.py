@@ -12,18 +12,34 @@ import json
 import zipfile
 from pathlib import Path
 
-from gantool.errors import ContractError, ModelFileError
+from gantool.errors import ContractError, ModelFileError, first_line
 from gantool.runtime.contract import ModelContract
+
+# What ``--model`` of an export is, for every error that says it was something else.
+KERAS_SOURCE = "export reads the Keras source: a run folder or its generator.keras"
 
 
 def resolve_model_path(model: str | Path) -> Path:
+    """The ``.keras`` file ``model`` names (a run folder means its ``generator.keras``).
+
+    Raises:
+        ModelFileError: ``model`` is missing, an exported model (or a bundled name), or no Keras archive.
+    """
+    from gantool.runtime.backends import file_kind
+    from gantool.runtime.generator import BUNDLED
+
+    if str(model) in BUNDLED:
+        raise ModelFileError(f"`model` {model} names an exported ONNX model, which cannot be exported again; "
+                             f"{KERAS_SOURCE}")
     path = Path(model)
+    if file_kind(path) is not None:
+        raise ModelFileError(f"`model` {path} is an exported model already; {KERAS_SOURCE}")
     if path.is_dir():
         path = path / "generator.keras"
         if not path.is_file():
             raise ModelFileError(f"{path.parent} has no generator.keras; finish training or pass the .keras file")
     if not path.exists():
-        raise ModelFileError(f"model {path} does not exist; pass --model RUN_DIR or RUN_DIR/generator.keras")
+        raise ModelFileError(f"`model` {path} does not exist; {KERAS_SOURCE}")
     if path.suffix != ".keras":
         raise ModelFileError(f"{path} is not a Keras model file (.keras); pass --model RUN_DIR/generator.keras")
     if not zipfile.is_zipfile(path):
@@ -35,14 +51,13 @@ def resolve_model_path(model: str | Path) -> Path:
 
 def load_source(model: str | Path, value_range: tuple[float, float] = (-1.0, 1.0)):
     """Return ``(keras_model, contract, path)`` for the generator at ``model``."""
+    path = resolve_model_path(model)  # before importing Keras: a wrong --model fails in a moment
     import keras
 
-    path = resolve_model_path(model)
     try:
         keras_model = keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:  # Keras raises ValueError, OSError, zipfile errors...
-        message = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise ModelFileError(f"{path} is not a loadable Keras model ({message})") from None
+        raise ModelFileError(f"{path} is not a loadable Keras model ({first_line(exc)})") from None
     return keras_model, contract_for(keras_model, path, value_range), path
 
 

@@ -118,7 +118,7 @@ def split_phases(conv_weight: np.ndarray, conv_bias: np.ndarray, plan_h: AxisPla
     weights = conv_weight.reshape(phases, -1, *conv_weight.shape[1:])
     biases = conv_bias.reshape(phases, -1)
     split = []
-    for index, (weight, bias) in enumerate(zip(weights, biases)):
+    for index, (weight, bias) in enumerate(zip(weights, biases, strict=False)):
         phase_h, phase_w = divmod(index, plan_w.block)
         rows = sorted({conv for _, _, phase, conv in plan_h.taps if phase == phase_h})
         cols = sorted({conv for _, _, phase, conv in plan_w.taps if phase == phase_w})

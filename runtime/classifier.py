@@ -1,6 +1,6 @@
 """The shipped MNIST classifier, run in onnxruntime: images in, logits and features out.
 
-The judge of every quality figure (:mod:`gantool.runtime.metrics`). It is a
+The judge of every quality figure (:mod:`gantool.judge.metrics`). It is a
 small CNN trained by ``gantool train-classifier`` (see
 :mod:`gantool.train.classifier`) and shipped as ``assets/classifier.onnx``.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gantool.errors import GantoolError, ModelFileError
+from gantool.errors import GantoolError, ModelFileError, first_line
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
@@ -107,8 +107,7 @@ class Classifier:
             session = ort.InferenceSession(str(model), sess_options=session_options(threads),
                                            providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises several private exception types
-            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ModelFileError(f"{model} is not a loadable ONNX classifier ({first_line[:200]})") from None
+            raise ModelFileError(f"{model} is not a loadable ONNX classifier ({first_line(exc)})") from None
         inputs = [i.name for i in session.get_inputs()]
         outputs = [o.name for o in session.get_outputs()]
         if inputs != [INPUT_NAME] or sorted(outputs) != sorted(OUTPUT_NAMES):

@@ -4,6 +4,8 @@ The contract is the single source of truth the runtime reads; it never guesses
 latent size or value range. It is stored as one JSON document under the
 metadata key :data:`METADATA_KEY` (ONNX ``metadata_props``; the TFLite
 metadata buffer of the same name) and as ``config.json`` next to a training run.
+A file made by another tool has none: :func:`contract_from_graph` reads what
+its graph says, assumes only the value range, and says so (:func:`inferred_note`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from gantool import __version__
 from gantool.errors import ContractError
 
 METADATA_KEY = "gantool.contract"
+# ONNX metadata entry naming the graph's kind: plain, optimized or optimized+fourier (see gantool.export).
+GRAPH_METADATA_KEY = "gantool.graph"
 CONTRACT_VERSION = 1
 # Metadata is parsed as data, never executed; a bound keeps a hostile file from
 # making the parser allocate without limit.
@@ -44,10 +48,10 @@ def default_labels(count: int, num_classes: int) -> np.ndarray:
 def check_seed(seed: int) -> int:
     """Return ``seed`` if numpy can seed with it (a non-negative integer), else raise a ContractError.
 
-    numpy's own error ("expected non-negative integer") names neither the option nor the fix.
+    numpy's own error ("expected non-negative integer") names neither the parameter nor the fix.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ContractError(f"--seed must be a non-negative integer, got {seed!r}")
+        raise ContractError(f"`seed` must be a non-negative integer, got {seed!r}")
     return int(seed)
 
 
@@ -213,3 +217,73 @@ class ModelContract:
         low, high = self.value_range
         scaled = (images.astype(np.float32) - low) * (255.0 / (high - low))
         return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+# A graph cannot say its value range; a model without gantool metadata is assumed to end in
+# tanh, as the DCGAN paper's generator and the TensorFlow tutorial's do.
+ASSUMED_VALUE_RANGE = (-1.0, 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class GraphTensor:
+    """A graph input or output as its engine reports it, in words every backend shares.
+
+    Args:
+        name: the tensor's name.
+        shape: its dimensions; None where the graph leaves a size open (usually the batch).
+        dtype: numpy's name of its element type (``float32``), or the engine's when numpy has none.
+    """
+
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: str
+
+    def describe(self) -> str:
+        return f"{self.name} (" + ", ".join("?" if d is None else str(d) for d in self.shape) + f") {self.dtype}"
+
+
+def contract_from_graph(path, inputs: list[GraphTensor], outputs: list[GraphTensor]) -> tuple[ModelContract, bool]:
+    """The contract of a model file without gantool metadata, read from its graph's inputs and outputs.
+
+    Only a graph that says everything but the value range qualifies: one float32
+    input ``(batch, latent_dim)`` and one float32 output ``(batch, height, width,
+    channels)`` or ``(batch, height, width)``, all sizes but the batch fixed.
+    The value range is :data:`ASSUMED_VALUE_RANGE`; ``gantool info`` shows arch
+    and gantool version ``unknown`` for such a file. Every backend applies this
+    one rule (ONNX and TFLite alike).
+
+    Args:
+        path: the model file, for messages.
+        inputs: the graph's inputs.
+        outputs: the graph's outputs.
+
+    Returns:
+        The contract, and True when the output has no channel axis (the backend adds one).
+
+    Raises:
+        ContractError: the graph is not such a generator.
+    """
+    def fixed(dims) -> bool:
+        return all(isinstance(d, int) and d > 0 for d in dims)
+
+    if not (len(inputs) == 1 and len(outputs) == 1 and inputs[0].dtype == outputs[0].dtype == "float32"
+            and len(inputs[0].shape) == 2 and len(outputs[0].shape) in (3, 4)
+            and fixed(inputs[0].shape[1:]) and fixed(outputs[0].shape[1:])):
+        graph = ", ".join(t.describe() for t in inputs) + " -> " + ", ".join(t.describe() for t in outputs)
+        raise ContractError(
+            f"{path} has no gantool contract in its metadata and its graph ({graph}) is not a float "
+            "(batch, latent_dim) -> (batch, height, width[, channels]) generator; export it with `gantool export`"
+        )
+    output_shape = list(outputs[0].shape[1:]) + ([1] if len(outputs[0].shape) == 3 else [])
+    contract = ModelContract.from_dict({
+        "latent_dim": inputs[0].shape[1], "output_shape": output_shape, "value_range": list(ASSUMED_VALUE_RANGE),
+        "arch": "unknown", "gantool_version": "unknown", "input_name": inputs[0].name, "output_name": outputs[0].name,
+    })
+    return contract, len(outputs[0].shape) == 3
+
+
+def inferred_note(path, contract: ModelContract) -> str:
+    """One line telling the user that ``contract`` was read from ``path``'s graph, not its metadata."""
+    low, high = contract.value_range
+    return (f"note: {path} has no gantool contract; read from its graph: latent_dim {contract.latent_dim} -> "
+            f"{contract.output_shape}, values assumed in [{low:g}, {high:g}] (tanh)")

@@ -23,23 +23,23 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
     if not parent.is_dir():
         raise GantoolError(f"output folder {parent} does not exist; create it first (mkdir -p {parent})")
     if not os.access(parent, os.W_OK):
-        raise GantoolError(f"output folder {parent} is not writable; choose another --out")
+        raise GantoolError(f"output folder {parent} is not writable; write somewhere else")
     return out
 
 
 def check_output_folder(path: str | os.PathLike[str]) -> Path:
     """Check that folder ``path`` exists or can be created: no file in the way, its nearest existing
-    ancestor writable. Commands that fill a folder (``gantool train --out``) call it before any work."""
+    ancestor writable. Whatever fills a folder (a training run, an export folder) calls it before any work."""
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
-        raise GantoolError(f"{folder} is a file, not a folder; choose another --out")
+        raise GantoolError(f"{folder} is a file, not a folder; choose another `out`")
     existing = folder
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
-        raise GantoolError(f"{existing} is a file, so {folder} cannot be created; choose another --out")
+        raise GantoolError(f"{existing} is a file, so {folder} cannot be created; choose another `out`")
     if not os.access(existing, os.W_OK):
-        raise GantoolError(f"folder {existing} is not writable, so {folder} cannot be written; choose another --out")
+        raise GantoolError(f"folder {existing} is not writable, so {folder} cannot be written; choose another `out`")
     return folder
 
 

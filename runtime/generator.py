@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from gantool.errors import GantoolError, ModelFileError
-from gantool.runtime.backends import open_backend
-from gantool.runtime.contract import ModelContract, check_seed, latents
+from gantool.runtime.backends import check_model_file, file_kind, open_backend
+from gantool.runtime.contract import ModelContract, check_seed, inferred_note, latents
 
 # Images generated per backend call: bounds memory for any --count.
 DEFAULT_BATCH = 256
@@ -30,6 +30,51 @@ def default_model_path(name: str = "bundled") -> Path:
     return path
 
 
+def resolve_model(model: str | Path | None, folders: bool = False) -> Path:
+    """The path a ``--model`` value names: the one resolver behind every command that takes it.
+
+    Args:
+        model: None or ``"bundled"`` (the bundled generator), ``"bundled-int8"`` (its int8 export),
+            or a path to an ``.onnx`` or ``.tflite`` file (or, with ``folders``, to a folder).
+        folders: accept a folder and return it as it is, for a caller that knows what to do
+            with one (``gantool bench`` measures the exports in it, or exports a run first).
+
+    Returns:
+        The model file (or folder) to open.
+
+    Raises:
+        ModelFileError: no such file or bundled name, a folder where a file is needed (the
+            message names the models inside it), or a file the runtime cannot run.
+
+    Example:
+        >>> resolve_model("bundled-int8").name
+        'default_int8.onnx'
+    """
+    if model is None or str(model) in BUNDLED:
+        return default_model_path(str(model or "bundled"))
+    path = Path(model)
+    if path.is_dir():
+        if folders:
+            return path
+        raise ModelFileError(_folder_message(path))
+    if len(path.parts) == 1 and not path.suffix and not path.exists():
+        # A bare word is more likely a misspelt bundled name than a missing file.
+        raise ModelFileError(f"`model` {model} is neither a model file nor a bundled model; pass an .onnx or "
+                             f".tflite file, or {' or '.join(BUNDLED)}")
+    check_model_file(path)
+    return path
+
+
+def _folder_message(folder: Path) -> str:
+    """Why a folder is not a model file, naming the model files in it (and one level down)."""
+    found = sorted(str(p) for p in (*folder.glob("*"), *folder.glob("*/*")) if file_kind(p) and p.is_file())
+    if not found:
+        return (f"`model` {folder} is a folder with no .onnx or .tflite model in it; export one with: "
+                f"gantool export --model {folder} --out g.onnx")
+    shown = ", ".join(found[:3]) + (f" (and {len(found) - 3} more)" if len(found) > 3 else "")
+    return f"`model` {folder} is a folder; pass a model file in it: {shown}"
+
+
 class Generator:
     """An exported generator ready to sample.
 
@@ -46,20 +91,23 @@ class Generator:
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int | None = None, spin_wait: bool = True) -> Generator:
         """Open ``path`` (``.onnx`` or ``.tflite``), or the bundled model when ``path`` is None or
-        ``"bundled"`` (``"bundled-int8"``: its int8 export, when the package ships one).
+        ``"bundled"`` (``"bundled-int8"``: its int8 export, when the package ships one); see
+        :func:`resolve_model`.
 
         ``spin_wait=False`` suits a single call (``gantool sample``) or a busy
         machine; see :func:`gantool.runtime.backends.onnx_backend.session_options`.
         """
-        if path is None or str(path) in BUNDLED:
-            model = default_model_path(str(path or "bundled"))
-        else:
-            model = Path(path)
+        model = resolve_model(path)
         return cls(open_backend(model, threads, spin_wait), model)
 
     @property
     def contract(self) -> ModelContract:
         return self.backend.contract
+
+    @property
+    def contract_note(self) -> str:
+        """One line for the user when the contract was read from the graph (no gantool metadata), else ''."""
+        return inferred_note(self.path, self.contract) if getattr(self.backend, "contract_inferred", False) else ""
 
     def latents(self, count: int, seed: int = 0) -> np.ndarray:
         """The latent batch of the documented convention for ``count`` and ``seed``."""
@@ -99,7 +147,7 @@ class Generator:
         convention's ``arange(count) % num_classes``.
         """
         if count <= 0:
-            raise GantoolError(f"--count must be a positive integer, got {count}")
+            raise GantoolError(f"`count` must be a positive integer, got {count}")
         if labels is not None and np.ndim(labels) == 1 and len(labels) != count:
             raise GantoolError(f"got {len(labels)} labels for {count} samples")
         rng = np.random.default_rng(check_seed(seed))
@@ -115,7 +163,7 @@ class Generator:
         """Generate ``count`` images for ``seed`` as uint8 ``(count, height, width, channels)``."""
         if count > MAX_IN_MEMORY_COUNT:
             raise GantoolError(
-                f"--count {count} exceeds {MAX_IN_MEMORY_COUNT} images in memory; sample in several runs with different seeds"
+                f"`count` {count} exceeds {MAX_IN_MEMORY_COUNT} images in memory; sample in several runs with different seeds"
             )
         out = np.empty((count, *self.contract.image_shape), dtype=np.uint8) if count > 0 else None
         start = 0
@@ -128,5 +176,5 @@ class Generator:
                      labels: np.ndarray | int | None = None) -> np.ndarray:
         """Generate ``count`` float32 outputs for ``seed`` in the contract's value range."""
         if count > MAX_IN_MEMORY_COUNT:
-            raise GantoolError(f"--count {count} exceeds {MAX_IN_MEMORY_COUNT} images in memory")
+            raise GantoolError(f"`count` {count} exceeds {MAX_IN_MEMORY_COUNT} images in memory")
         return np.concatenate(list(self.iter_batches(count, seed, batch_size, labels)), axis=0)

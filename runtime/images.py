@@ -35,14 +35,14 @@ def make_grid(images: np.ndarray, cols: int = 8, padding: int = 2, scale: int = 
         raise GantoolError(f"expected uint8 images (count, height, width, channels), got {images.dtype} {images.shape}")
     count, height, width, channels = images.shape
     if cols <= 0:
-        raise GantoolError(f"--cols must be a positive integer, got {cols}")
+        raise GantoolError(f"`cols` must be a positive integer, got {cols}")
     if cols > count:
-        raise GantoolError(f"--cols {cols} is larger than --count {count}; use --cols {count} or fewer")
+        raise GantoolError(f"`cols` {cols} is larger than `count` {count}; use `cols` {count} or fewer")
     rows = math.ceil(count / cols)
     size = ((rows * (height + padding) + padding) * scale, (cols * (width + padding) + padding) * scale)
     if size[0] * size[1] > MAX_GRID_PIXELS:
         raise GantoolError(f"the grid would be {size[1]} x {size[0]} pixels, above the limit of {MAX_GRID_PIXELS:,}; "
-                           "lower --scale or --count")
+                           "lower `scale` or `count`")
     grid = np.zeros(
         (rows * (height + padding) + padding, cols * (width + padding) + padding, channels), dtype=np.uint8
     )

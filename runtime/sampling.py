@@ -9,11 +9,15 @@
   digit, up to :data:`MAX_FILTER_FACTOR` times the samples kept; the result
   says how many it drew.
 - A points model returns float points ``(count, dims)``.
+
+:func:`sample_to_files` is ``gantool sample`` as a function: it checks the request, draws,
+and writes the grid (or scatter plot) and the ``.npy`` file.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 
@@ -22,6 +26,7 @@ from gantool.errors import GantoolError
 # Filtering draws at most this many samples per sample kept (a digit a model never draws fails fast).
 MAX_FILTER_FACTOR = 50
 FILTER_BATCH = 256
+DEFAULT_COUNT = 64
 
 
 def parse_digits(text: str, num_classes: int = 10) -> list[int]:
@@ -35,9 +40,9 @@ def parse_digits(text: str, num_classes: int = 10) -> list[int]:
                 raise ValueError
             digits.extend(range(first, last + 1))
     except ValueError:
-        raise GantoolError(f"--digits takes digits and ranges like 0-9 or 1,3,7; got {text!r}") from None
+        raise GantoolError(f"`digits` takes digits and ranges like 0-9 or 1,3,7; got {text!r}") from None
     if not digits or min(digits) < 0 or max(digits) >= num_classes:
-        raise GantoolError(f"--digits must lie in 0..{num_classes - 1}; got {text!r}")
+        raise GantoolError(f"`digits` must lie in 0..{num_classes - 1}; got {text!r}")
     return digits
 
 
@@ -59,10 +64,10 @@ class Drawn:
 def check_digit(generator, digit: int) -> int:
     contract = generator.contract
     if not contract.is_image:
-        raise GantoolError(f"{generator.path.name} draws {contract.output_kind}, not digits; drop --digit/--digits")
+        raise GantoolError(f"{generator.path.name} draws {contract.output_kind}, not digits; drop `digit`/`digits`")
     classes = contract.num_classes or 10
     if not 0 <= digit < classes:
-        raise GantoolError(f"--digit must be in 0..{classes - 1}, got {digit}")
+        raise GantoolError(f"`digit` must be in 0..{classes - 1}, got {digit}")
     return digit
 
 
@@ -120,4 +125,93 @@ def filter_digit(generator, digit: int, count: int, seed: int) -> tuple[np.ndarr
             drawn = drawn - len(batch) + int(last) + 1
             return np.concatenate(kept), drawn
     raise GantoolError(f"the classifier called only {found} of {limit} samples a {digit}; "
-                       f"this model rarely draws it (ask for fewer with --count)")
+                       f"this model rarely draws it (ask for fewer with `count`)")
+
+
+@dataclasses.dataclass(frozen=True)
+class Written:
+    """What :func:`sample_to_files` wrote.
+
+    Args:
+        paths: the files written (grid or plot PNG, ``.npy``).
+        count: samples drawn.
+        what: ``digits`` or ``points``.
+        model: the model file's name.
+        notes: what the user should know beyond that (how the contract was found, filtering).
+    """
+
+    paths: tuple[Path, ...]
+    count: int
+    what: str
+    model: str
+    notes: tuple[str, ...] = ()
+
+
+def _check_request(out, npy, count: int | None, cols: int, digit: int | None, digits: str | None,
+                   scale: int) -> tuple[int, list[int] | None]:
+    """The number of samples to draw and the parsed ``digits``, once the request makes sense."""
+    from gantool.runtime.images import MAX_GRID_IMAGES
+
+    if out is None and npy is None:
+        raise GantoolError("nothing to write: pass `out` (a grid PNG) and/or `npy` (the samples as .npy)")
+    if digit is not None and digits is not None:
+        raise GantoolError("pass `digit` or `digits`, not both")
+    if digits is not None and count is not None:
+        raise GantoolError("`digits` draws one row per digit; set the samples per digit with `cols`, not `count`")
+    digit_list = parse_digits(digits) if digits is not None else None
+    count = len(digit_list) * cols if digit_list else (DEFAULT_COUNT if count is None else count)
+    if count <= 0:
+        raise GantoolError(f"`count` must be a positive integer, got {count}")
+    if out is not None and count > MAX_GRID_IMAGES:
+        raise GantoolError(f"a grid of {count} digits is too large to look at (limit {MAX_GRID_IMAGES}); "
+                           "write them with `npy` instead, or lower `count`")
+    if out is not None and (cols <= 0 or cols > count):
+        raise GantoolError(f"`cols` must be between 1 and `count` ({count}), got {cols}")
+    if scale <= 0:
+        raise GantoolError(f"`scale` must be a positive integer, got {scale}")
+    return count, digit_list
+
+
+def sample_to_files(model: str | Path | None = None, out: str | Path | None = None, npy: str | Path | None = None,
+                    count: int | None = None, seed: int = 0, cols: int = 8, digit: int | None = None,
+                    digits: str | None = None, threads: int | None = None, scale: int = 1) -> Written:
+    """Draw from ``model`` and write a PNG grid (a scatter plot for points) to ``out`` and/or the samples to ``npy``.
+
+    Args:
+        model: an exported model, or None / a bundled name (see :meth:`gantool.runtime.Generator.load`).
+        out: the PNG to write.
+        npy: the ``.npy`` to write: uint8 images ``(count, H, W, C)`` or float32 points ``(count, dims)``.
+        count: samples (default 64); with ``digits``, ``cols`` per digit instead.
+        seed: latent seed.
+        cols: images per grid row (with ``digits``: samples per digit).
+        digit: only this digit (a conditional model is asked for it, another one is filtered).
+        digits: one row per digit, e.g. ``0-9`` or ``1,3,7``.
+        threads: inference threads.
+        scale: integer upscaling of the grid.
+
+    Raises:
+        GantoolError: the request makes no sense, a path cannot be written, or the model cannot be run.
+    """
+    from gantool.runtime.files import atomic_path, check_output_path, write_bytes_atomic
+    from gantool.runtime.generator import Generator
+    from gantool.runtime.images import make_grid, png_bytes, save_png
+
+    count, digit_list = _check_request(out, npy, count, cols, digit, digits, scale)
+    paths = tuple(Path(path) for path in (out, npy) if path is not None)
+    for path in paths:
+        check_output_path(path)
+    # One run per 256 digits: spinning worker threads would only burn CPU the PNG encoder needs.
+    generator = Generator.load(model, threads=threads, spin_wait=False)
+    drawn = draw(generator, count, seed, cols, digit=digit, digits=digit_list)
+    if npy is not None:
+        with atomic_path(npy) as tmp:
+            np.save(tmp, drawn.samples, allow_pickle=False)
+    if out is not None:
+        if generator.contract.is_image:
+            save_png(out, make_grid(drawn.samples, cols=drawn.cols, scale=scale))
+        else:
+            from gantool.runtime.points import scatter_plot
+
+            write_bytes_atomic(out, png_bytes(scatter_plot(drawn.samples, title=f"{count} points, seed {seed}")))
+    notes = tuple(note for note in (generator.contract_note, drawn.note) if note)
+    return Written(paths, count, "digits" if generator.contract.is_image else "points", generator.path.name, notes)

@@ -35,12 +35,12 @@ def export_and_judge(keras_model, contract, key: str, folder: Path, count: int, 
     from gantool.export.all_formats import export_one
     from gantool.export.keras_to_onnx import attach_contract
     from gantool.export.registry import REGISTRY, ExportOptions
+    from gantool.judge.evaluate import evaluate_generator
     from gantool.runtime import Generator
-    from gantool.runtime.evaluate import evaluate_generator
 
     entry = next(e for e in REGISTRY if e.key == key)
     path = folder / entry.file_name
-    parity = export_one(keras_model, contract, entry, path, ExportOptions())
+    parity = export_one(keras_model, contract, entry, path, ExportOptions()).parity
     report, _ = evaluate_generator(Generator.load(path), count=count, seed=0)
     figures = {k: round(v, 5) if isinstance(v, float) else v for k, v in report.model.to_dict().items()
                if k in ("count", "fid", "mnist_score", "mnist_score_sd", "class_kl", "min_class_share")}

@@ -56,6 +56,34 @@ def _onnx_image_filter(path: Path) -> Path:
     return path
 
 
+def tflite_image_filter() -> bytes:
+    """A valid TFLite model without metadata that is not a generator: image (1, 28, 28, 1) -> its ReLU.
+
+    Written with the flatbuffer schema ai-edge-litert ships, so no TensorFlow is needed.
+    """
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.RELU
+    tensors = []
+    for index, name in enumerate(("image", "filtered")):
+        tensor = schema.TensorT()
+        tensor.name, tensor.shape, tensor.type, tensor.buffer = name, [1, 28, 28, 1], schema.TensorType.FLOAT32, index + 1
+        tensors.append(tensor)
+    operator = schema.OperatorT()
+    operator.opcodeIndex, operator.inputs, operator.outputs = 0, [0], [1]
+    graph = schema.SubGraphT()
+    graph.tensors, graph.inputs, graph.outputs, graph.operators = tensors, [0], [1], [operator]
+    model = schema.ModelT()
+    # Buffer 0 is the schema's empty sentinel; each tensor gets an empty buffer of its own.
+    model.version, model.operatorCodes, model.subgraphs = 3, [code], [graph]
+    model.buffers = [schema.BufferT() for _ in range(3)]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
 def make_onnx_models(folder: Path) -> dict[str, Path]:
     """Valid ONNX files gantool did not export: no metadata, or metadata that disagrees with the graph."""
     import onnx
@@ -143,6 +171,8 @@ def make_bad_inputs(work: Path, onnx_models: dict[str, Path], tiny_run: Path | N
     p["trunc_npz"].write_bytes(FIXTURE_NPZ.read_bytes()[:3000])
     p["tflite_no_meta"] = work / "foreign.tflite"
     p["tflite_no_meta"].write_bytes(TINY_TFLITE.read_bytes().replace(b"gantool.contract", b"someone.contract"))
+    p["tflite_not_a_generator"] = work / "filter.tflite"
+    p["tflite_not_a_generator"].write_bytes(tflite_image_filter())
     p["png"] = work / "digits.png"
     Image.new("L", (28, 28)).save(p["png"])
     for suffix in ("onnx", "tflite", "keras", "npz"):

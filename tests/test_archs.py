@@ -22,20 +22,20 @@ def invoke(*args):
 @pytest.fixture(scope="module")
 def quadratic_run(tmp_path_factory):
     """The quadratic toy trained with its default recipe (40 epochs of 200 steps; ~10 s)."""
-    from gantool.train.config import TrainConfig
+    from gantool.train.recipes import recipe
     from gantool.train.trainer import train
 
     out = tmp_path_factory.mktemp("quadratic")
-    train(TrainConfig.for_arch("quadratic", eval_every=1, eval_count=2000), out, log=lambda *_: None)
+    train(recipe("quadratic").configs({"eval_every": 1, "eval_count": 2000})[-1], out, log=lambda *_: None)
     return out
 
 
 def _tiny(arch, fixture_npz, tmp_path_factory):
-    from gantool.train.config import TrainConfig
+    from gantool.train.recipes import recipe
     from gantool.train.trainer import train
 
     out = tmp_path_factory.mktemp(arch)
-    config = TrainConfig.for_arch(arch, epochs=1, steps_per_epoch=2, batch_size=32, seed=3, ema_decay=0.9)
+    config = recipe(arch).configs(dict(epochs=1, steps_per_epoch=2, batch_size=32, seed=3, ema_decay=0.9))[-1]
     train(config, out, data=str(fixture_npz), log=lambda *_: None)
     return out
 
@@ -184,7 +184,7 @@ def test_arch_and_dataset_choices_are_checked():
     assert resolve_arch("cdcgan", None).num_classes == 10
     with pytest.raises(GantoolError, match="trains on mnist"):
         resolve_arch("mlp", "quadratic")
-    with pytest.raises(GantoolError, match="unknown --arch"):
+    with pytest.raises(GantoolError, match="unknown `arch`"):
         resolve_arch("vae", None)
 
 

@@ -74,7 +74,7 @@ BAD_MODELS = {
     "text-as-tflite": ("{text_tflite}", "not a loadable TFLite model"),
     "keras-file": ("{trunc_keras}", "not a runnable model"),
     "folder": ("{folder}", "is a folder"),
-    "tflite-without-metadata": ("{tflite_no_meta}", "has no gantool contract in its metadata"),
+    "tflite-without-metadata-not-a-generator": ("{tflite_not_a_generator}", "is not a float (batch, latent_dim)"),
     "onnx-without-metadata-not-a-generator": ("{onnx_not_a_generator}", "is not a float (batch, latent_dim)"),
     "onnx-contract-disagrees-with-graph": ("{onnx_mismatch}", "contract says (batch, 8)"),
 }
@@ -98,7 +98,7 @@ MODEL_CASES = [
 SAMPLE = ("sample", "--model", str(TINY_ONNX))
 EVAL = ("eval", "--model", str(TINY_ONNX))
 BENCH = ("bench", "--model", str(TINY_ONNX), "--repeats", "1")
-TRAIN = ("train", "--epochs", "2", "--batch-size", "32", "--steps-per-epoch", "2", "--seed", "7", "--lr", "2e-4",
+TRAIN = ("train", "--recipe", "tutorial", "--epochs", "2", "--batch-size", "32", "--steps-per-epoch", "2", "--seed", "7", "--lr", "2e-4",
          "--beta1", "0.5")
 RESUME = (*TRAIN, "--data", str(FIXTURE_NPZ), "--resume", "--out")
 CLASSIFIER = ("train-classifier", "--epochs", "1")
@@ -137,7 +137,7 @@ OPTION_CASES = [
     Case("bench-count-0", (*BENCH, "--count", "0", "--json", "{old_json}"), "--no-quality"),
     Case("bench-count-negative", (*BENCH, "--count", "-5"), "--count must be at least 20"),
     Case("bench-count-1e9", (*BENCH, "--count", "1000000000"), "above the limit of 100000"),
-    Case("bench-batch-0", (*BENCH, "--batch", "0"), "--batch sizes must be"),
+    Case("bench-batch-0", (*BENCH, "--batch", "0"), "--batch must be positive"),
     Case("bench-json-folder-missing", (*BENCH, "--json", "{work}/no/such/b.json"), "does not exist"),
     Case("bench-formats-with-one-file", (*BENCH, "--formats", "tflite/int8"), "--formats picks files in a folder"),
     # export
@@ -147,7 +147,8 @@ OPTION_CASES = [
     Case("export-png-file", (*KERAS_EXPORT, "{png}"), "not a Keras model file"),
     Case("export-png-bytes-as-keras", (*KERAS_EXPORT, "{png_keras}"), "not a readable .keras archive"),
     Case("export-text-as-keras", (*KERAS_EXPORT, "{text_keras}"), "not a readable .keras archive"),
-    Case("export-onnx-as-source", (*KERAS_EXPORT, str(TINY_ONNX)), "not a Keras model file"),
+    Case("export-onnx-as-source", (*KERAS_EXPORT, str(TINY_ONNX)), "is an exported model already; export reads the Keras source"),
+    Case("export-bundled-as-source", (*KERAS_EXPORT, "bundled"), "export reads the Keras source"),
     Case("export-folder-without-generator", (*KERAS_EXPORT, "{folder}"), "has no generator.keras"),
     Case("export-onnx-fp16", ("export", "--model", "{trunc_keras}", "--format", "onnx", "--quantize", "fp16",
                               "--out", "{old_onnx}"), "--format onnx --quantize fp16 is not supported"),
@@ -296,7 +297,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, paths, monkeypatc
     print(f"{case.id}: {line}")  # shown with -s: the matrix and its messages, for the record
 
 
-# -- what is not an error: an ONNX generator without gantool metadata ---------------------------
+# -- what is not an error: a generator without gantool metadata (ONNX or TFLite) ----------------
 
 
 def test_onnx_without_metadata_is_sampled_from_its_graph(onnx_models, tmp_path):
@@ -321,6 +322,18 @@ def test_onnx_without_metadata_is_sampled_from_its_graph(onnx_models, tmp_path):
         assert (contract.arch, contract.value_range, tuple(contract.image_shape)) == ("unknown", (-1.0, 1.0), shape)
     result = runner.invoke(app, ["info", "--model", str(onnx_models["no_meta"])])
     assert result.exit_code == 0 and "unknown" in result.output
+
+
+def test_tflite_without_metadata_is_sampled_from_its_graph(paths, tmp_path):
+    """gantool's own TFLite export with its metadata entry renamed: the same digits, and a note saying why."""
+    pytest.importorskip("ai_edge_litert")
+    out = tmp_path / "foreign.npy"
+    result = runner.invoke(app, ["sample", "--model", paths["tflite_no_meta"], "--npy", str(out), "--count", "6"])
+    assert result.exit_code == 0, result.output
+    assert "has no gantool contract; read from its graph: latent_dim 8 -> (28, 28, 1)" in result.stderr
+    expected = tmp_path / "expected.npy"
+    assert runner.invoke(app, ["sample", "--model", str(TINY_TFLITE), "--npy", str(expected), "--count", "6"]).exit_code == 0
+    np.testing.assert_array_equal(np.load(out), np.load(expected))
 
 
 # -- the same promises in real processes (nothing captured in-process, nothing monkeypatched) ----

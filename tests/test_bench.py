@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from gantool.bench.benchmark import EXIT_BELOW_FLOOR, BenchOptions, BenchResult, BenchRow, fastest_line, parse_formats
 from gantool.cli import app
 from gantool.export.registry import REGISTRY, entries_for, lookup
-from gantool.runtime.bench import EXIT_BELOW_FLOOR, parse_formats
 
 from .conftest import TINY_ONNX, run_gantool_without_tensorflow
 
@@ -69,6 +71,10 @@ def test_bench_folder_measures_each_entry_with_parity(export_folder, tmp_path):
     # Both files are the same model, so each matches the fp32 reference exactly.
     assert [row["parity"]["max_abs"] for row in report["formats"]] == [0.0, 0.0]
     assert report["formats"][0]["parity"]["reference"] == "onnx/none"
+    # The last line names the fastest of the two at the largest batch, 16; the JSON says the same.
+    fastest = report["fastest"]
+    assert fastest["batch"] == 16 and fastest["key"] in ("onnx/none", "onnx/int8")
+    assert result.stdout.strip().splitlines()[-1] == f"Fastest here at batch 16: {fastest['key']} ({fastest['img_s']:.0f} img/s)"
 
 
 def test_bench_floor_exits_3(export_folder):
@@ -83,7 +89,7 @@ def test_bench_floor_exits_3(export_folder):
     "args, message",
     [
         (["--model", "missing.onnx"], "does not exist"),
-        (["--model", TINY_ONNX, "--batch", "0"], "--batch sizes must be positive"),
+        (["--model", TINY_ONNX, "--batch", "0"], "--batch must be positive"),
         (["--model", TINY_ONNX, "--batch", "one"], "--batch must be comma-separated"),
         (["--model", TINY_ONNX, "--formats", "onnx/fp16"], "not a registry pair"),
         (["--model", TINY_ONNX, "--formats", "coreml"], "not a registry pair"),
@@ -116,6 +122,35 @@ def test_bench_unloadable_file_is_one_line(tmp_path):
     bad.write_bytes(b"garbage")
     result = invoke("--model", bad, "--no-quality")
     assert result.exit_code == 2 and "not a loadable ONNX model" in result.output and "Traceback" not in result.output
+
+
+def _row(key: str, img_s: float | None, max_abs: float | None, mean_abs: float = 0.0) -> BenchRow:
+    timings = {"64": {"img_s": img_s}} if img_s is not None else {}
+    parity = None if max_abs is None else {"reference": "keras", "max_abs": max_abs, "mean_abs": mean_abs}
+    return BenchRow(key, Path(key), "-", 0, measured={"timings": timings}, parity=parity,
+                    error="" if img_s is not None else "worker crashed")
+
+
+def test_fastest_is_the_quickest_format_inside_its_bound():
+    """A faster format that breached its registry bound, or failed, is passed over."""
+    def line(*rows):
+        return fastest_line(BenchResult(Path("exports"), BenchOptions(batches=(1, 64)), list(rows), "vs Keras", ()))
+
+    fp32, tflite = _row("onnx/none", 900, 3e-6), _row("tflite/none", 1100, 4e-5)
+    assert line(fp32, tflite) == "Fastest here at batch 64: tflite/none (1100 img/s)"
+    assert line(fp32, tflite, _row("tflite/int8", 5000, 0.9), _row("tflite/fp16", 4000, 1e-3, mean_abs=5e-4),
+                _row("onnx/int8", None, None)) == "Fastest here at batch 64: tflite/none (1100 img/s)"
+    assert line(_row("onnx/none", 900, None)) == "Fastest here at batch 64: onnx/none (900 img/s, parity not measured)"
+    assert line(_row("onnx/none", 900, 1e-3)) == "No format ran within its bounds here at batch 64."
+
+
+def test_bench_bundled_in_a_base_install_names_the_fastest_format(tmp_path):
+    """`gantool bench --model bundled --no-quality` with TensorFlow, Keras and tf2onnx unimportable."""
+    result = run_gantool_without_tensorflow(tmp_path, "bench", "--model", "bundled", "--no-quality", "--repeats", "3")
+    assert result.returncode == 0, result.stderr
+    assert "default.onnx" in result.stdout
+    last = result.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"Fastest here at batch 64: onnx/none \(\d+ img/s, parity not measured\)", last), last
 
 
 def test_parse_formats_reads_the_registry():

@@ -133,6 +133,23 @@ def test_export_bad_model(tmp_path):
     assert not (tmp_path / "g.onnx").exists()
 
 
+def test_export_says_its_model_is_the_keras_source(tmp_path):
+    for model in ("bundled", TINY_ONNX):
+        result = invoke("export", "--format", "onnx", "--model", model, "--out", tmp_path / "g.onnx")
+        assert result.exit_code == 2 and "export reads the Keras source: a run folder or its generator.keras" in result.output
+
+
+@pytest.mark.parametrize("args", [("info",), ("sample", "--count", "4", "--cols", "2", "--out", "{tmp}/g.png"),
+                                  ("eval", "--count", "20")])
+def test_every_model_command_takes_the_bundled_names(tmp_path, args):
+    """sample, info and eval resolve --model like bench (tests/test_bench.py) through one resolver."""
+    for name in ("bundled", "bundled-int8"):
+        result = invoke(*[a.format(tmp=tmp_path) for a in args], "--model", name)
+        assert result.exit_code == 0, result.output
+    result = invoke(*[a.format(tmp=tmp_path) for a in args], "--model", "bundle")
+    assert result.exit_code == 2 and "neither a model file nor a bundled model" in result.output
+
+
 def test_sample_npy_only_and_limits(tmp_path):
     import numpy as np
 

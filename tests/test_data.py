@@ -64,7 +64,7 @@ def test_search_order_env_then_cache(tmp_path, monkeypatch, fixture_npz):
 
 
 def test_missing_path_says_how_to_pass_data(tmp_path, monkeypatch):
-    with pytest.raises(DataError, match="--data"):
+    with pytest.raises(DataError, match="`data`"):
         mnist.load_mnist(tmp_path / "missing.npz")
     monkeypatch.setenv(mnist.ENV_VAR, str(tmp_path / "nope"))
     with pytest.raises(DataError, match="GANTOOL_DATA"):
@@ -79,7 +79,7 @@ def test_offline_without_data_explains(monkeypatch, tmp_path):
         raise DataError("no local MNIST found and the download failed (URLError); " + mnist.HOW_TO_PASS)
 
     monkeypatch.setattr(mnist, "_download_with_keras", offline)
-    with pytest.raises(DataError, match="pass --data PATH"):
+    with pytest.raises(DataError, match="pass `data`"):
         mnist.load_mnist(None)
 
 

@@ -12,11 +12,11 @@ from typer.testing import CliRunner
 
 from gantool.cli import app
 from gantool.errors import GantoolError, ModelFileError
+from gantool.judge.evaluate import Evaluation, evaluate_generator, evaluate_images, load_judge
+from gantool.judge.reference import ReferenceStats
+from gantool.judge.report import contact_sheet, format_table
 from gantool.runtime import Generator, ModelContract
 from gantool.runtime.classifier import Classifier, asset_path, to_classifier_input
-from gantool.runtime.evaluate import Evaluation, evaluate_generator, evaluate_images, load_judge
-from gantool.runtime.reference import ReferenceStats
-from gantool.runtime.report import contact_sheet, format_table
 
 from .conftest import FIXTURE_NPZ, TINY_ONNX, run_gantool_without_tensorflow
 
@@ -117,15 +117,15 @@ def test_floor_comes_from_the_table_or_from_data(judge, fixture_digits):
     report, _ = evaluate_generator(Generator.load(TINY_ONNX), count=150, seed=1, classifier=judge[0],
                                    reference=judge[1], per_class=0)
     assert report.floor_count in judge[1].floor and "nearest" in report.floor_source
-    assert report.model.precision is None and "needs --data" in format_table(report)
+    assert report.model.precision is None and "needs real digits" in format_table(report)
     report, _ = evaluate_generator(Generator.load(TINY_ONNX), count=150, seed=1, real=_real(fixture_digits),
                                    classifier=judge[0], reference=judge[1], per_class=0)
-    assert report.floor_count == 150 and "computed from --data" in report.floor_source
+    assert report.floor_count == 150 and "computed from the given real digits" in report.floor_source
     assert report.floor.precision is not None and report.model.count == 150
     # n=1000 is tabulated, but for the full MNIST set only: a data subset gets its own floor.
     report, _ = evaluate_generator(Generator.load(TINY_ONNX), count=1000, seed=1, real=_real(fixture_digits),
                                    classifier=judge[0], reference=judge[1], per_class=0)
-    assert "computed from --data" in report.floor_source
+    assert "computed from the given real digits" in report.floor_source
 
 
 def test_evaluation_round_trips_and_stats_must_match_the_classifier(judge, tmp_path):
@@ -191,6 +191,6 @@ def test_shipped_assets_are_package_data():
 
 
 def _real(digits):
-    from gantool.runtime.evaluate import RealDigits
+    from gantool.judge.evaluate import RealDigits
 
     return RealDigits(x_train=digits["x_train"], x_test=digits["x_test"])

@@ -49,14 +49,26 @@ def test_registry_refuses_unsupported_pairs(pair):
     with pytest.raises(UnsupportedFormatError) as info:
         lookup(*pair)
     message = str(info.value)
-    assert "\n" not in message and f"--format {pair[0]} --quantize {pair[1]}" in message
+    assert "\n" not in message and f"`format` {pair[0]} `quantize` {pair[1]}" in message
     assert supported_pairs() in message
 
 
 def test_calibration_size_is_checked():
     for bad in (0, -5, 10**9, True):
-        with pytest.raises(GantoolError, match="--calibration-size"):
+        with pytest.raises(GantoolError, match="`calibration_size`"):
             ExportOptions(calibration_size=bad)
+
+
+def test_export_report_comes_from_the_converters_result(tmp_path):
+    from gantool.export.all_formats import describe_export
+    from gantool.export.validate import ExportResult, Parity
+
+    out = tmp_path / "g.onnx"
+    out.write_bytes(b"\0" * 250_000)  # never opened: the lines come from the result alone
+    result = ExportResult(out, Parity(0.5, 0.01, 30.0), graph="optimized", float_ops=("Gemm",), calibration_size=256)
+    lines = describe_export(lookup("onnx", "int8"), result, ExportOptions())
+    assert lines[0] == f"Wrote {out} (0.25 MB), onnx/int8, opset 17, optimized graph, calibrated on 256 latents, Gemm left in float"
+    assert "max |Δ| 5.00e-01, mean |Δ| 1.00e-02, PSNR 30.0 dB (bound max |Δ| ≤ 0.75, mean |Δ| ≤ 0.02)" in lines[1]
 
 
 def test_cli_refuses_unsupported_pair_in_one_line(tmp_path):
@@ -102,6 +114,11 @@ def test_round_trip_within_bound(exports, tiny_keras, key):
     generator = Generator.load(outcome.path)
     assert generator.contract.quantization == entry.quantize.value
     assert generator.contract.calibration_size == (64 if entry.calibrated else 0)
+    # The converter's result says what the file's own contract says: nobody reopens the file to learn it.
+    result = outcome.result
+    assert (result.calibration_size, result.float_ops) == (generator.contract.calibration_size, generator.contract.float_ops)
+    assert result.graph == (generator.backend.session.get_modelmeta().custom_metadata_map["gantool.graph"]
+                            if entry.format.value == "onnx" else "")
     assert generator.contract.latent_dim == tiny_keras[1].latent_dim
     # Latents the validator never saw, in uneven batches (1, 7, 7, 7, 3 rows).
     z = generator.latents(25, seed=99)
@@ -210,7 +227,6 @@ def test_corrupt_model_file_is_one_clean_error(exports, tmp_path, key, damage):
 
 @pytest.mark.slow
 def test_tflite_contract_lives_in_the_metadata(exports, tmp_path):
-    from gantool.errors import ContractError
     from gantool.export.keras_to_tflite import embed_metadata
     from gantool.runtime import Generator
     from gantool.runtime.backends.tflite_backend import read_metadata
@@ -221,8 +237,39 @@ def test_tflite_contract_lives_in_the_metadata(exports, tmp_path):
     assert again.count(b"gantool.contract") == 1 and read_metadata(again, "min_runtime_version")
     renamed = tmp_path / "foreign.tflite"
     renamed.write_bytes(data.replace(b"gantool.contract", b"someone.contract"))
-    with pytest.raises(ContractError, match="no gantool contract"):
-        Generator.load(renamed)
+    # Without the entry, the contract is read from the graph instead (and the training recipe is lost).
+    original, foreign = Generator.load(exports["tflite/none"].path), Generator.load(renamed)
+    assert foreign.contract.arch == "unknown" and not foreign.contract.training and foreign.contract_note
+    assert (foreign.contract.latent_dim, foreign.contract.output_shape) == (original.contract.latent_dim,
+                                                                          original.contract.output_shape)
+    assert not original.contract_note
+
+
+@pytest.mark.slow
+def test_tflite_from_tfliteconverter_without_metadata_samples(tmp_path):
+    """A user's own generator converted with TFLiteConverter.from_keras_model (as the TensorFlow tutorial's
+    would be), with no gantool metadata: `gantool sample` infers its contract and says so on stderr."""
+    import keras
+    import tensorflow as tf
+
+    from gantool.runtime.contract import latents
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([
+        keras.Input((8,)), keras.layers.Dense(7 * 7 * 4), keras.layers.Reshape((7, 7, 4)),
+        keras.layers.Conv2DTranspose(1, 4, strides=4, padding="same", activation="tanh"),
+    ])
+    path = tmp_path / "tutorial.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    result = invoke("sample", "--model", path, "--out", tmp_path / "x.png", "--npy", tmp_path / "x.npy",
+                    "--count", 6, "--cols", 3, "--seed", 4)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "x.png").stat().st_size > 0
+    assert f"note: {path} has no gantool contract; read from its graph: latent_dim 8 -> (28, 28, 1)" in result.stderr
+    expected = model(latents(6, 8, seed=4)).numpy()
+    pixels = np.load(tmp_path / "x.npy").astype(np.float64)
+    # Pixels of the tanh range [-1, 1]: within one 8-bit level of Keras' own output.
+    assert np.abs(pixels - (expected + 1) * 127.5).max() <= 1.0
 
 
 @pytest.mark.slow
@@ -282,13 +329,13 @@ def test_flex_ops_fail_the_export(exports, tiny_keras, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_cli_format_all_writes_table_and_report(tiny_run, tmp_path, monkeypatch):
     from gantool.export import all_formats
-    from gantool.export.validate import Parity
+    from gantool.export.validate import ExportResult, Parity
 
     def fake_export(keras_model, contract, entry, out, options):
         if entry.key == "tflite/dynamic":
             raise ConversionError("converter exploded")
         out.write_bytes(b"model")
-        return Parity(max_abs=1e-6, mean_abs=1e-7, psnr_db=120.0)
+        return ExportResult(out, Parity(max_abs=1e-6, mean_abs=1e-7, psnr_db=120.0))
 
     monkeypatch.setattr(all_formats, "export_one", fake_export)
     folder = tmp_path / "exports"
@@ -376,9 +423,9 @@ def test_tflite_int8_keeps_the_projection_float_when_fully_integer_misses(tiny_k
     monkeypatch.setattr(keras_to_tflite, "check_parity", first_attempt_fails)
     entry = lookup("tflite", "int8")
     out = tmp_path / "g.tflite"
-    entry.load_converter()(model, contract, out, entry, ExportOptions(calibration_size=8))
+    result = entry.load_converter()(model, contract, out, entry, ExportOptions(calibration_size=8))
     assert len(calls) == 2
-    assert Generator.load(out).contract.float_ops == ("FULLY_CONNECTED",)
+    assert Generator.load(out).contract.float_ops == result.float_ops == ("FULLY_CONNECTED",)
     assert _tflite_op_input_dtypes(out)["FULLY_CONNECTED"] == {np.float32}
     # When both attempts miss, the error names both and nothing is written.
     monkeypatch.setattr(keras_to_tflite, "check_parity", lambda *a, **k: (_ for _ in ()).throw(

@@ -83,8 +83,8 @@ def _dense_reshape_conv(channels: int, out: int, size: int, kernel: int, pads: i
 def test_rewrite_matches_onnxruntime_conv(batch):
     onnx = pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
-    from gantool.export.onnx_graph import EditableGraph, tensor_ranks
     from gantool.export.fourier_conv import rewrite_first_conv
+    from gantool.export.onnx_graph import EditableGraph, tensor_ranks
 
     from .test_onnx_optimize import run
 
@@ -106,8 +106,8 @@ def test_rewrite_matches_onnxruntime_conv(batch):
 def test_rewrite_leaves_other_convs_alone(channels, out, kernel, pads):
     """Not 'same' padding, an even kernel, or too few channels for the DFT to pay: the Conv stays."""
     pytest.importorskip("onnx")
-    from gantool.export.onnx_graph import EditableGraph, tensor_ranks
     from gantool.export.fourier_conv import rewrite_first_conv
+    from gantool.export.onnx_graph import EditableGraph, tensor_ranks
 
     assert channels * out < MIN_CHANNEL_PRODUCT or kernel % 2 == 0 or pads != (kernel - 1) // 2
     proto = _dense_reshape_conv(channels, out, size=7, kernel=kernel, pads=pads)

@@ -4,25 +4,23 @@
 and is killed during a checkpoint write, at a random moment after resuming, and
 during another write; after each kill the checkpoint must load and the next start
 must resume from its epoch. The finished run must equal an uninterrupted one in
-every array of the final checkpoint, bit for bit. scripts/kill_matrix.py does the
+every array of the final checkpoint, bit for bit. tests/kill_matrix.py does the
 same with 20 random kills; this test imports its harness.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import random
 import signal
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from gantool.cli import app
 
+from . import kill_matrix as km
 from .conftest import FIXTURE_NPZ
 
 pytestmark = pytest.mark.slow
@@ -31,16 +29,6 @@ EPOCHS = 3
 SEED = int(os.environ.get("GANTOOL_KILL_SEED", "7"))
 
 
-def _load_kill_matrix():
-    path = Path(__file__).resolve().parents[1] / "scripts" / "kill_matrix.py"
-    spec = importlib.util.spec_from_file_location("kill_matrix", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-km = _load_kill_matrix()
 
 
 @pytest.fixture(scope="module")

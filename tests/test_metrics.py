@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gantool.errors import GantoolError
-from gantool.runtime.metrics import (
+from gantool.judge.metrics import (
     class_balance,
     feature_stats,
     fid,

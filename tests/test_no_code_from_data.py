@@ -18,7 +18,7 @@ import pytest
 from gantool.errors import CheckpointError, DataError
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE_FOLDERS = ("cli", "train", "export", "runtime", "scripts", "benchmarks")
+SOURCE_FOLDERS = ("core", "cli", "train", "export", "runtime", "judge", "bench", "scripts", "research", "benchmarks")
 UNSAFE_MODULES = {"pickle", "cPickle", "_pickle", "dill", "joblib", "shelve", "marshal", "cloudpickle"}
 
 

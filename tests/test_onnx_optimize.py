@@ -18,7 +18,8 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from gantool.export.onnx_optimize import GRAPH_METADATA_KEY, optimize  # noqa: E402
+from gantool.export.onnx_optimize import optimize  # noqa: E402
+from gantool.runtime.contract import GRAPH_METADATA_KEY  # noqa: E402
 
 RNG = np.random.default_rng(0)
 

@@ -16,7 +16,7 @@ def test_lr_decay_schedule_is_linear_to_zero():
     assert scales[:6] == [1.0] * 6
     assert scales[6:] == pytest.approx([4 / 5, 3 / 5, 2 / 5, 1 / 5])
     assert TrainConfig(epochs=10).lr_scale(9) == 1.0
-    with pytest.raises(GantoolError, match="--lr-decay-start"):
+    with pytest.raises(GantoolError, match="`lr_decay_start`"):
         TrainConfig(epochs=10, lr_decay_start=10)
 
 
@@ -26,7 +26,7 @@ def test_lr_decay_can_only_be_added_for_epochs_not_yet_trained(tmp_path, fixture
     base = dict(batch_size=32, steps_per_epoch=1, seed=2)
     quiet = dict(data=str(fixture_npz), log=lambda *_: None)
     train(TrainConfig(epochs=2, **base), tmp_path, **quiet)
-    with pytest.raises(GantoolError, match="--lr-decay-start can only change to an epoch >= 2"):
+    with pytest.raises(GantoolError, match="`lr_decay_start` can only change to an epoch >= 2"):
         train(TrainConfig(epochs=4, lr_decay_start=1, **base), tmp_path, resume=True, **quiet)
     # Extending the run with a decay over the new epochs only is allowed.
     train(TrainConfig(epochs=3, lr_decay_start=2, **base), tmp_path, resume=True, **quiet)
@@ -41,13 +41,14 @@ def test_lr_decay_can_only_be_added_for_epochs_not_yet_trained(tmp_path, fixture
 
 
 def test_aux_task_trains_a_class_head_and_leaves_the_generator_alone(tmp_path, fixture_npz):
-    from gantool.train.trainer import build_gan, train
+    from gantool.train.build import build_gan
+    from gantool.train.trainer import train
 
     config = TrainConfig(epochs=1, batch_size=32, steps_per_epoch=2, seed=5, aux_weight=1.0)
     train(config, tmp_path, data=str(fixture_npz), log=lambda *_: None)
-    gan = build_gan(config, on_gpu=False)
+    gan = build_gan(config)
     assert [o.shape[-1] for o in gan.discriminator.outputs] == [1, 10]
-    plain = build_gan(TrainConfig(epochs=1, batch_size=32, seed=5), on_gpu=False)
+    plain = build_gan(TrainConfig(epochs=1, batch_size=32, seed=5))
     assert [w.shape for w in gan.generator.weights] == [w.shape for w in plain.generator.weights]
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["training"]["aux_weight"] == 1.0 and saved["contract"]["num_classes"] == 0
@@ -56,8 +57,10 @@ def test_aux_task_trains_a_class_head_and_leaves_the_generator_alone(tmp_path, f
 
 @pytest.mark.parametrize("arch", ["cdcgan", "quadratic"])
 def test_aux_task_needs_an_unconditional_mnist_arch(arch):
-    with pytest.raises(GantoolError, match="--aux-weight needs an unconditional MNIST arch"):
-        TrainConfig.for_arch(arch, aux_weight=1.0)
+    from gantool.train.recipes import recipe
+
+    with pytest.raises(GantoolError, match="`aux_weight` needs an unconditional MNIST arch"):
+        recipe(arch).configs({"aux_weight": 1.0})
 
 
 def test_a_later_phase_may_change_the_aux_weight_and_the_change_is_recorded(tmp_path, fixture_npz):
@@ -69,7 +72,7 @@ def test_a_later_phase_may_change_the_aux_weight_and_the_change_is_recorded(tmp_
     quiet = dict(data=str(fixture_npz), log=lambda *_: None)
     train(TrainConfig(epochs=3, aux_weight=1.0, **base), tmp_path, stop_after=2, **quiet)
     assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 1 + 2
-    with pytest.raises(GantoolError, match="--stop-after 2 has nothing to do"):
+    with pytest.raises(GantoolError, match="`stop_after` 2 has nothing to do"):
         train(TrainConfig(epochs=3, aux_weight=1.0, **base), tmp_path, resume=True, stop_after=2, **quiet)
     with pytest.raises(GantoolError, match="class head"):
         train(TrainConfig(epochs=4, aux_weight=0.0, **base), tmp_path, resume=True, **quiet)
@@ -87,12 +90,12 @@ def test_a_later_phase_may_change_the_aux_weight_and_the_change_is_recorded(tmp_
 def test_stop_after_must_be_inside_the_schedule(tmp_path):
     from gantool.train.trainer import train
 
-    with pytest.raises(GantoolError, match="--stop-after must be an epoch in \\[1, --epochs=3\\]"):
+    with pytest.raises(GantoolError, match="`stop_after` must be an epoch in \\[1, `epochs`=3\\]"):
         train(TrainConfig(epochs=3), tmp_path, stop_after=4, log=lambda *_: None)
 
 
 def test_fake_class_term_needs_the_class_task():
-    with pytest.raises(GantoolError, match="--aux-fake-weight needs --aux-weight > 0"):
+    with pytest.raises(GantoolError, match="`aux_fake_weight` needs `aux_weight` > 0"):
         TrainConfig(aux_fake_weight=1.0)
 
 
@@ -106,7 +109,7 @@ def test_fake_class_term_enters_the_discriminator_loss(tmp_path, fixture_npz):
         folder = tmp_path / str(weight)
         train(config, folder, data=str(fixture_npz), log=lambda *_: None)
         header, row = (folder / "metrics.csv").read_text().splitlines()[:2]
-        rows[weight] = dict(zip(header.split(","), row.split(",")))
+        rows[weight] = dict(zip(header.split(","), row.split(","), strict=False))
         assert json.loads((folder / "config.json").read_text())["training"]["aux_fake_weight"] == weight
     # The term is -2 x the class head's entropy on fakes (at most ln 10 = 2.30 nats), so it lowers the loss.
     gap = float(rows[0.0]["d_loss"]) - float(rows[2.0]["d_loss"])
@@ -134,7 +137,7 @@ def test_running_class_balance_gives_no_reward_for_blends():
     0s; the running balance prefers clear digits and moves its shares towards the batch."""
     import numpy as np
 
-    from gantool.train.trainer import build_gan
+    from gantool.train.build import build_gan
 
     clear = np.full((8, 10), -20.0, dtype=np.float32)
     clear[:, 0] = 20.0  # every sample a confident 0
@@ -142,15 +145,15 @@ def test_running_class_balance_gives_no_reward_for_blends():
     blend[:, :2] = 20.0  # every sample half 0, half 1
     rewards = {}
     for balance in ("batch", "running"):
-        gan = build_gan(TrainConfig(epochs=1, aux_weight=1.0, aux_balance=balance), on_gpu=False)
+        gan = build_gan(TrainConfig(epochs=1, aux_weight=1.0, aux_balance=balance))
         rewards[balance] = [float(gan._class_reward(logits)) for logits in (clear, blend)]
     assert rewards["batch"][0] == pytest.approx(rewards["batch"][1], abs=1e-4)  # the blend is not penalized
     assert rewards["running"][1] > rewards["running"][0] + 0.5  # the blend costs ~ln 2
     shares = gan.class_share.numpy()
     assert shares[0] > shares[1] > shares[2] == pytest.approx(0.1 * 0.99 * 0.99, rel=1e-5)
-    with pytest.raises(GantoolError, match="--aux-balance needs --aux-weight"):
+    with pytest.raises(GantoolError, match="`aux_balance` needs `aux_weight`"):
         TrainConfig(epochs=1, aux_balance="running")
-    with pytest.raises(GantoolError, match="--aux-balance must be one of"):
+    with pytest.raises(GantoolError, match="`aux_balance` must be one of"):
         TrainConfig(epochs=1, aux_weight=1.0, aux_balance="epoch")
 
 
@@ -158,18 +161,18 @@ def test_top_k_trains_the_generator_on_the_best_rated_fakes():
     """--top-k 0.25 keeps the quarter of a batch the critic rates most real (rounded, at least one)."""
     import numpy as np
 
-    from gantool.train.trainer import build_gan
+    from gantool.train.build import build_gan
 
     logits = np.arange(8, dtype=np.float32)[::-1].copy()[:, None] * 0.5 - 1.0  # 2.5, 2.0, ..., -1.0
     np.random.default_rng(0).shuffle(logits)
-    kept = {fraction: np.sort(np.asarray(build_gan(TrainConfig(epochs=1, top_k=fraction), on_gpu=False)
+    kept = {fraction: np.sort(np.asarray(build_gan(TrainConfig(epochs=1, top_k=fraction))
                                          ._best_rated(logits))[:, 0])
             for fraction in (1.0, 0.25, 0.01)}
     np.testing.assert_array_equal(kept[1.0], np.sort(logits[:, 0]))
     np.testing.assert_array_equal(kept[0.25], [2.0, 2.5])
     np.testing.assert_array_equal(kept[0.01], [2.5])
     for bad in (0.0, 1.5):
-        with pytest.raises(GantoolError, match="--top-k must be a fraction"):
+        with pytest.raises(GantoolError, match="`top_k` must be a fraction"):
             TrainConfig(epochs=1, top_k=bad)
 
 
@@ -178,14 +181,14 @@ def test_aux_sharpen_max_pushes_an_even_blend_towards_a_class():
     import numpy as np
     import tensorflow as tf
 
-    from gantool.train.trainer import build_gan
+    from gantool.train.build import build_gan
 
     blend = np.full((4, 10), -20.0, dtype=np.float32)
     blend[:, :2] = 20.0
     blend[:, 0] += 1e-3  # class 0 leads by a hair
     slopes = {}
     for sharpen in ("entropy", "max"):
-        gan = build_gan(TrainConfig(epochs=1, aux_weight=1.0, aux_sharpen=sharpen), on_gpu=False)
+        gan = build_gan(TrainConfig(epochs=1, aux_weight=1.0, aux_sharpen=sharpen))
         logits = tf.Variable(blend)
         with tf.GradientTape() as tape:
             uncertainty = gan._uncertainty(logits)
@@ -194,7 +197,7 @@ def test_aux_sharpen_max_pushes_an_even_blend_towards_a_class():
     assert np.abs(slopes["entropy"]).max() < 1e-3
     # Descending -log max p raises the leading class's logit and lowers the other's.
     assert np.all(slopes["max"][:, 0] < -0.1) and np.all(slopes["max"][:, 1] > 0.1)
-    with pytest.raises(GantoolError, match="--aux-sharpen needs --aux-weight"):
+    with pytest.raises(GantoolError, match="`aux_sharpen` needs `aux_weight`"):
         TrainConfig(epochs=1, aux_sharpen="max")
-    with pytest.raises(GantoolError, match="--aux-sharpen must be one of"):
+    with pytest.raises(GantoolError, match="`aux_sharpen` must be one of"):
         TrainConfig(epochs=1, aux_weight=1.0, aux_sharpen="min")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
@@ -60,6 +59,29 @@ def test_model_file_errors(tmp_path):
     for path, message in cases.items():
         with pytest.raises(ModelFileError, match=message):
             Generator.load(path)
+
+
+def test_resolve_model_names_and_folders(tmp_path):
+    """One resolver behind every --model: bundled names, files, and folders only where asked for."""
+    import shutil
+
+    from gantool.runtime.generator import default_model_path, resolve_model
+
+    assert resolve_model(None) == resolve_model("bundled") == default_model_path()
+    assert resolve_model("bundled-int8") == default_model_path("bundled-int8")
+    assert resolve_model(TINY_ONNX) == TINY_ONNX
+    with pytest.raises(ModelFileError, match="neither a model file nor a bundled model; .* bundled or bundled-int8"):
+        resolve_model("bundle")
+    with pytest.raises(ModelFileError, match="does not exist"):
+        resolve_model(tmp_path / "bundle")
+    (tmp_path / "exports").mkdir()
+    shutil.copy(TINY_ONNX, tmp_path / "exports" / "g.onnx")
+    with pytest.raises(ModelFileError, match=r"is a folder; pass a model file in it: .*exports/g\.onnx$"):
+        resolve_model(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelFileError, match="folder with no .onnx or .tflite model"):
+        resolve_model(tmp_path / "empty")
+    assert resolve_model(tmp_path, folders=True) == tmp_path
 
 
 def test_onnx_without_contract_is_read_from_the_graph(tmp_path):

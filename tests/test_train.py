@@ -72,7 +72,7 @@ def test_resume_equals_uninterrupted_and_seed_is_deterministic(tmp_path, fixture
 
 
 def test_existing_run_needs_resume_and_matching_config(tiny_run, tiny_config, fixture_npz):
-    with pytest.raises(GantoolError, match="--resume"):
+    with pytest.raises(GantoolError, match="`resume`"):
         _train(tiny_config, tiny_run, fixture_npz)
     with pytest.raises(GantoolError, match="already finished"):
         _train(tiny_config, tiny_run, fixture_npz, resume=True)

@@ -8,14 +8,14 @@ or a point and its only extra input is a class label.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from gantool.errors import GantoolError
 
 
 @dataclasses.dataclass(frozen=True)
 class ArchSpec:
-    """What one architecture trains on and gives, and its recipe defaults.
+    """What one architecture trains on and gives (its training settings are recipes:
+    :mod:`gantool.train.recipes`).
 
     Args:
         name: ``--arch`` value.
@@ -24,8 +24,6 @@ class ArchSpec:
         output_shape: one sample's shape.
         value_range: range of outputs (the plotting window for points).
         num_classes: classes of the label input (0: unconditional).
-        defaults: training settings used when the command line does not give them
-            (the recipe of the tutorial the arch comes from).
         summary: one line for ``--help``.
     """
 
@@ -35,21 +33,17 @@ class ArchSpec:
     output_shape: tuple[int, ...]
     value_range: tuple[float, float]
     num_classes: int
-    defaults: dict[str, Any]
     summary: str
 
 
 ARCHS: dict[str, ArchSpec] = {spec.name: spec for spec in (
-    ArchSpec("dcgan", "mnist", "image", (28, 28, 1), (-1.0, 1.0), 0, {},
+    ArchSpec("dcgan", "mnist", "image", (28, 28, 1), (-1.0, 1.0), 0,
              "TensorFlow DCGAN tutorial (Dense 7x7x256, 3 Conv2DTranspose; Conv2D 64/128 + dropout critic)"),
     ArchSpec("mlp", "mnist", "image", (28, 28, 1), (-1.0, 1.0), 0,
-             {"lr": 2e-4, "beta1": 0.5, "batch_size": 128},
              "Keras-MNIST-GAN fully connected GAN (Dense 256/512/1024 + BN; Dense 512/256 + dropout critic)"),
     ArchSpec("cdcgan", "mnist", "image", (28, 28, 1), (-1.0, 1.0), 10,
-             {"lr": 2e-4, "d_lr": 4e-4, "beta1": 0.5, "batch_size": 64, "initializer": "normal"},
              "conditional DCGAN: label embedding joined to z; critic with label plane + projection; sample --digit 7"),
     ArchSpec("quadratic", "quadratic", "points", (2,), (-0.5, 0.5), 0,
-             {"latent_dim": 5, "lr": 1e-3, "batch_size": 128, "steps_per_epoch": 200, "epochs": 40},
              "1-D toy GAN learning points (x, x^2), x in [-0.5, 0.5]; converges in seconds"),
 )}
 DATASETS = ("mnist", "quadratic")
@@ -59,18 +53,18 @@ def arch_spec(name: str) -> ArchSpec:
     try:
         return ARCHS[name]
     except KeyError:
-        raise GantoolError(f"unknown --arch {name!r}; choose one of {', '.join(ARCHS)}") from None
+        raise GantoolError(f"unknown `arch` {name!r}; choose one of {', '.join(ARCHS)}") from None
 
 
 def resolve_arch(arch: str | None, dataset: str | None) -> ArchSpec:
     """The arch for ``--arch``/``--dataset`` (either may be omitted); refuse pairs that do not fit."""
     if dataset is not None and dataset not in DATASETS:
-        raise GantoolError(f"unknown --dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+        raise GantoolError(f"unknown `dataset` {dataset!r}; choose one of {', '.join(DATASETS)}")
     if arch is None:
         arch = "quadratic" if dataset == "quadratic" else "dcgan"
     spec = arch_spec(arch)
     if dataset is not None and dataset != spec.dataset:
-        raise GantoolError(f"--arch {arch} trains on {spec.dataset}, not --dataset {dataset}")
+        raise GantoolError(f"`arch` {arch} trains on {spec.dataset}, not `dataset` {dataset}")
     return spec
 
 

@@ -80,12 +80,12 @@ def load_checkpoint(path: Path, state_objects: dict) -> int:
         if len(saved) != len(variables):
             raise CheckpointError(f"{path}: {name} has {len(saved)} saved variables, the model has {len(variables)} "
                                   "(a partial checkpoint, or another model's); delete it and retrain")
-        for key, variable in zip(saved, variables):
+        for key, variable in zip(saved, variables, strict=False):
             if tuple(arrays[key].shape) != tuple(variable.shape):
                 raise CheckpointError(f"{path}: {key} has shape {arrays[key].shape}, expected {tuple(variable.shape)}")
     for name, obj in state_objects.items():
         saved = sorted(k for k in arrays if k.startswith(f"{name}/"))
-        for key, variable in zip(saved, _variables(obj)):
+        for key, variable in zip(saved, _variables(obj), strict=False):
             variable.assign(arrays[key])
     return int(arrays["meta/epoch"])
 
@@ -109,7 +109,7 @@ def _open(path: Path):
     if path.exists() and not path.is_file():
         raise CheckpointError(f"{path} is not a file; move it away and resume again")
     if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}; run without --resume to start training")
+        raise CheckpointError(f"no checkpoint at {path}; start training without `resume`")
     if not zipfile.is_zipfile(path):  # numpy would call any non-zip file "pickled data"
         raise CheckpointError(f"checkpoint {path} is corrupt or partial (not an .npz archive); delete it and retrain")
     try:

@@ -67,11 +67,11 @@ class ClassifierConfig:
             if not isinstance(value, int) or value <= 0:
                 raise GantoolError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
         if not 0 <= self.max_shift <= 4:
-            raise GantoolError(f"--max-shift must be between 0 and 4 pixels, got {self.max_shift}")
+            raise GantoolError(f"`max_shift` must be between 0 and 4 pixels, got {self.max_shift}")
         if not 0.0 <= self.dropout < 1.0:
-            raise GantoolError(f"--dropout must be in [0, 1), got {self.dropout}")
+            raise GantoolError(f"`dropout` must be in [0, 1), got {self.dropout}")
         if not self.lr > 0:
-            raise GantoolError(f"--lr must be positive, got {self.lr}")
+            raise GantoolError(f"`lr` must be positive, got {self.lr}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -274,15 +274,16 @@ def make_classifier_assets(data: str | Path, out_dir: Path, config: ClassifierCo
     """
     import tempfile
 
+    from gantool.judge.floor import build_reference
+    from gantool.judge.reference import STATS_NAME
     from gantool.runtime.classifier import CLASSIFIER_NAME, Classifier
     from gantool.runtime.files import check_output_path, write_bytes_atomic
-    from gantool.runtime.reference import STATS_NAME, build_reference
     from gantool.train.mnist import load_mnist
 
     if out_dir.exists() and not out_dir.is_dir():
-        raise GantoolError(f"--out {out_dir} is a file; pass a folder for classifier.onnx and classifier_stats.npz")
+        raise GantoolError(f"`out` {out_dir} is a file; pass a folder for classifier.onnx and classifier_stats.npz")
     if not out_dir.is_dir():
-        raise GantoolError(f"--out {out_dir} is not a folder; create it first (mkdir -p {out_dir})")
+        raise GantoolError(f"`out` {out_dir} is not a folder; create it first (mkdir -p {out_dir})")
     for name in (CLASSIFIER_NAME, STATS_NAME):  # before minutes of training, not after
         check_output_path(out_dir / name)
     mnist = load_mnist(data)

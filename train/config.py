@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 from gantool.errors import CheckpointError, GantoolError
-from gantool.runtime.evaluate import MAX_COUNT as MAX_EVAL_COUNT
 
 # The class task's named choices, the default first: how it keeps classes balanced
 # (TrainConfig.aux_balance) and what the generator's class reward makes certain (aux_sharpen).
@@ -74,6 +73,10 @@ class TrainConfig:
         lr_decay_start: from this epoch on, both learning rates fall linearly, epoch by epoch,
             to reach 0 after the last epoch (0: constant rates). Annealing lets the generator
             settle instead of orbiting the equilibrium.
+        arch: the architecture (:data:`gantool.train.archs.ARCHS`).
+        recipe, recipe_version: the named recipe (:mod:`gantool.train.recipes`) this config
+            is a phase of, for the record ("" when built by hand).
+        overrides: the settings given on top of that recipe, for the record.
     """
 
     epochs: int = 20
@@ -100,59 +103,72 @@ class TrainConfig:
     aux_sharpen: str = "entropy"
     top_k: float = 1.0
     arch: str = "dcgan"
+    recipe: str = ""
+    recipe_version: int = 0
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "latent_dim": self.latent_dim,
                     "d_steps": self.d_steps}
         for name, value in positive.items():
             if not isinstance(value, int) or value <= 0:
-                raise GantoolError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+                raise GantoolError(f"`{name}` must be a positive integer, got {value}")
         if self.eval_every < 0 or self.eval_count < 100:
-            raise GantoolError("--eval-every must be >= 0 and --eval-count >= 100")
+            raise GantoolError("`eval_every` must be >= 0 and `eval_count` >= 100")
+        from gantool.judge.evaluate import MAX_COUNT as MAX_EVAL_COUNT  # numpy: only when a config is made
+
         if self.eval_count > MAX_EVAL_COUNT:  # every evaluation holds all its samples in memory
-            raise GantoolError(f"--eval-count {self.eval_count} is above the limit of {MAX_EVAL_COUNT} "
+            raise GantoolError(f"`eval_count` {self.eval_count} is above the limit of {MAX_EVAL_COUNT} "
                                "(gantool eval's); use fewer")
         if not isinstance(self.lr_decay_start, int) or not 0 <= self.lr_decay_start < self.epochs:
-            raise GantoolError(f"--lr-decay-start must be an epoch in [0, --epochs), got {self.lr_decay_start}")
+            raise GantoolError(f"`lr_decay_start` must be an epoch in [0, `epochs`={self.epochs}), got {self.lr_decay_start}")
         if self.steps_per_epoch is not None and self.steps_per_epoch <= 0:
-            raise GantoolError(f"--steps-per-epoch must be a positive integer, got {self.steps_per_epoch}")
+            raise GantoolError(f"`steps_per_epoch` must be a positive integer, got {self.steps_per_epoch}")
         if not 0 < self.lr < 1 or (self.d_lr is not None and not 0 < self.d_lr < 1):
-            raise GantoolError("learning rates must be between 0 and 1 (e.g. --lr 2e-4)")
+            raise GantoolError("learning rates (`lr`, `d_lr`) must be between 0 and 1 (e.g. 2e-4)")
         if not 0 <= self.beta1 < 1:
-            raise GantoolError(f"--beta1 must be in [0, 1), got {self.beta1}")
+            raise GantoolError(f"`beta1` must be in [0, 1), got {self.beta1}")
         if not 0 <= self.ema_decay < 1:
-            raise GantoolError(f"--ema must be in [0, 1) (e.g. 0.999), got {self.ema_decay}")
+            raise GantoolError(f"`ema_decay` must be in [0, 1) (e.g. 0.999), got {self.ema_decay}")
         if not 0 <= self.label_smoothing < 0.5:
-            raise GantoolError(f"--label-smoothing must be in [0, 0.5), got {self.label_smoothing}")
+            raise GantoolError(f"`label_smoothing` must be in [0, 0.5), got {self.label_smoothing}")
         from gantool.train.archs import arch_spec
 
         spec = arch_spec(self.arch)
         if not 0 <= self.aux_weight <= 10:
-            raise GantoolError(f"--aux-weight must be in [0, 10], got {self.aux_weight}")
+            raise GantoolError(f"`aux_weight` must be in [0, 10], got {self.aux_weight}")
         if not 0 <= self.aux_fake_weight <= 10:
-            raise GantoolError(f"--aux-fake-weight must be in [0, 10], got {self.aux_fake_weight}")
+            raise GantoolError(f"`aux_fake_weight` must be in [0, 10], got {self.aux_fake_weight}")
         if not 0 < self.top_k <= 1:
-            raise GantoolError(f"--top-k must be a fraction in (0, 1], got {self.top_k}")
+            raise GantoolError(f"`top_k` must be a fraction in (0, 1], got {self.top_k}")
         for name, choices in AUX_CHOICES.items():
-            value, flag = getattr(self, name), "--" + name.replace("_", "-")
+            value, flag = getattr(self, name), f"`{name}`"
             if value not in choices:
                 raise GantoolError(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
             if value != choices[0] and not self.aux_weight:
-                raise GantoolError(f"{flag} needs --aux-weight > 0 (it is part of the class task)")
+                raise GantoolError(f"{flag} needs `aux_weight` > 0 (it is part of the class task)")
         if self.aux_fake_weight and not self.aux_weight:
-            raise GantoolError("--aux-fake-weight needs --aux-weight > 0 (it trains the discriminator's class head)")
+            raise GantoolError("`aux_fake_weight` needs `aux_weight` > 0 (it trains the discriminator's class head)")
         if self.aux_weight and (spec.dataset != "mnist" or spec.num_classes):
-            raise GantoolError(f"--aux-weight needs an unconditional MNIST arch (dcgan, mlp), not {self.arch}")
+            raise GantoolError(f"`aux_weight` needs an unconditional MNIST arch (dcgan, mlp), not {self.arch}")
         object.__setattr__(self, "initializer", Initializer(self.initializer))
 
     @classmethod
-    def for_arch(cls, arch: str = "dcgan", **given: Any) -> TrainConfig:
-        """A config for ``arch``: its recipe defaults (:data:`gantool.train.archs.ARCHS`) under the
-        settings given (``None`` means not given)."""
-        from gantool.train.archs import arch_spec
+    def settings_help(cls) -> dict[str, str]:
+        """``{field: description}`` read from this class's docstring (one home for what each setting means)."""
+        import inspect
+        import re
 
-        settings = {**arch_spec(arch).defaults, **{k: v for k, v in given.items() if v is not None}}
-        return cls(arch=arch, **settings)
+        entries: dict[str, str] = {}
+        name = None
+        for line in inspect.getdoc(cls).split("Args:", 1)[1].splitlines():
+            match = re.match(r"^    (\w+): (.*)$", line)
+            if match:
+                name, text = match.groups()
+                entries[name] = text
+            elif name and line.startswith("        "):
+                entries[name] += " " + line.strip()
+        return entries
 
     @property
     def spec(self):
@@ -202,7 +218,7 @@ class TrainConfig:
     # trainer records every such change in the contract's training record ("resumes").
     RESUMABLE_CHANGES = ("epochs", "keep_epochs", "steps_per_epoch", "eval_every", "eval_count", "lr_decay_start",
                          "aux_weight", "aux_fake_weight", "aux_balance", "aux_sharpen", "ema_decay",
-                         "top_k", "d_steps")
+                         "top_k", "d_steps", "recipe", "recipe_version", "overrides")
     # Of those, the ones that change what the remaining epochs compute (recorded when they change).
     RECIPE_CHANGES = ("epochs", "lr_decay_start", "aux_weight", "aux_fake_weight", "aux_balance", "aux_sharpen",
                       "ema_decay", "top_k", "d_steps")
@@ -211,13 +227,13 @@ class TrainConfig:
         """Refuse to resume a checkpoint trained with a different recipe."""
         if bool(self.aux_weight) != bool(saved.aux_weight):
             raise CheckpointError(
-                f"cannot resume: --aux-weight {self.aux_weight} would {'add' if self.aux_weight else 'remove'} the "
+                f"cannot resume: `aux_weight` {self.aux_weight} would {'add' if self.aux_weight else 'remove'} the "
                 f"discriminator's class head the checkpoint was trained {'without' if self.aux_weight else 'with'}; "
                 "only a change between two non-zero weights can resume"
             )
         if bool(self.ema_decay) != bool(saved.ema_decay):
             raise CheckpointError(
-                f"cannot resume: --ema {self.ema_decay} would {'add' if self.ema_decay else 'drop'} the weight "
+                f"cannot resume: `ema_decay` {self.ema_decay} would {'add' if self.ema_decay else 'drop'} the weight "
                 f"average the checkpoint was trained {'without' if self.ema_decay else 'with'}; "
                 "only a change between two non-zero decays can resume"
             )
@@ -226,6 +242,6 @@ class TrainConfig:
                 continue
             if getattr(self, field.name) != getattr(saved, field.name):
                 raise CheckpointError(
-                    f"cannot resume: --{field.name.replace('_', '-')} is {getattr(self, field.name)!r} "
+                    f"cannot resume: `{field.name}` is {getattr(self, field.name)!r} "
                     f"but the checkpoint was trained with {getattr(saved, field.name)!r}"
                 )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-
 # Decay of the running class shares of aux_balance="running" (about 100 batches).
 SHARE_DECAY = 0.99
 
@@ -120,6 +119,33 @@ class GAN(keras.Model):
             balance = -tf.reduce_sum(mean * tf.math.log(mean + 1e-8))
         return per_sample - balance
 
+    def discriminator_terms(self, real_target, real_logits, fake_logits, real_labels, real_classes, fake_classes):
+        """The discriminator's loss, term by term (only the terms the config switches on).
+
+        - ``adversarial``: BCE of real digits against ``real_target`` and of fakes against 0;
+        - ``real_classes`` (``aux_weight``): the class head's cross-entropy on the real labels;
+        - ``fake_uncertainty`` (``aux_fake_weight``): minus the head's entropy on fakes (CatGAN).
+        """
+        terms = {"adversarial": self.bce(real_target, real_logits) + self.bce(tf.zeros_like(fake_logits), fake_logits)}
+        if self.aux_weight:
+            terms["real_classes"] = self.aux_weight * tf.reduce_mean(
+                tf.keras.losses.sparse_categorical_crossentropy(real_labels, real_classes, from_logits=True))
+        if self.aux_fake_weight:
+            terms["fake_uncertainty"] = -self.aux_fake_weight * self._mean_entropy(fake_classes)
+        return terms
+
+    def generator_terms(self, fooled_logits, fake_classes):
+        """The generator's loss, term by term.
+
+        - ``adversarial``: BCE of the (top-k best rated) fakes against 1;
+        - ``class_reward`` (``aux_weight``): certain, class-balanced digits (see :meth:`_class_reward`).
+        """
+        judged = self._best_rated(fooled_logits)
+        terms = {"adversarial": self.bce(tf.ones_like(judged), judged)}
+        if self.aux_weight:
+            terms["class_reward"] = self.aux_weight * self._class_reward(fake_classes)
+        return terms
+
     def train_step(self, data):
         if self.num_classes or self.aux_weight:
             real_images, real_labels = data
@@ -137,26 +163,20 @@ class GAN(keras.Model):
                 fake_images = self._generate(batch, fake_labels)
                 real_logits, real_classes = self._judge(real_images, judge_labels)
                 fake_logits, fake_classes = self._judge(fake_images, fake_labels)
-                d_loss = self.bce(real_target, real_logits) + self.bce(tf.zeros_like(fake_logits), fake_logits)
-                if self.aux_weight:
-                    d_loss += self.aux_weight * tf.reduce_mean(
-                        tf.keras.losses.sparse_categorical_crossentropy(real_labels, real_classes, from_logits=True))
-                if self.aux_fake_weight:
-                    d_loss -= self.aux_fake_weight * self._mean_entropy(fake_classes)
+                terms = self.discriminator_terms(real_target, real_logits, fake_logits, real_labels, real_classes,
+                                                 fake_classes)
+                d_loss = sum_terms(terms)
                 scaled = self.d_optimizer.scale_loss(d_loss)
             grads = tape.gradient(scaled, self.discriminator.trainable_variables)
-            self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
+            self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables, strict=False))
 
         wanted = self._fake_labels(batch) if self.num_classes else None
         with tf.GradientTape() as tape:
             fooled_logits, fake_classes = self._judge(self._generate(batch, wanted), wanted)
-            judged = self._best_rated(fooled_logits)
-            g_loss = self.bce(tf.ones_like(judged), judged)
-            if self.aux_weight:
-                g_loss += self.aux_weight * self._class_reward(fake_classes)
+            g_loss = sum_terms(self.generator_terms(fooled_logits, fake_classes))
             scaled = self.g_optimizer.scale_loss(g_loss)
         grads = tape.gradient(scaled, self.generator.trainable_variables)
-        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables, strict=False))
         if self.ema is not None:
             self.ema.update(self.generator)
 
@@ -184,6 +204,14 @@ class GAN(keras.Model):
         return self.generator.get_weights()
 
 
+def sum_terms(terms: dict):
+    """A loss as the sum of its named terms, in order."""
+    total = None
+    for value in terms.values():
+        total = value if total is None else total + value
+    return total
+
+
 class WeightAverage:
     """Moving averages of every generator weight (BatchNorm statistics included), as variables."""
 
@@ -194,5 +222,5 @@ class WeightAverage:
         ]
 
     def update(self, generator) -> None:
-        for average, weight in zip(self.variables, generator.weights):
+        for average, weight in zip(self.variables, generator.weights, strict=False):
             average.assign(self.decay * average + (1.0 - self.decay) * tf.cast(weight, average.dtype))

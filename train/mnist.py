@@ -30,7 +30,7 @@ IDX_NAMES = {
 IMAGE_MAGIC = 0x00000803
 LABEL_MAGIC = 0x00000801
 HOW_TO_PASS = (
-    "pass --data PATH to a Keras mnist.npz or a folder with the four MNIST IDX files, "
+    "pass `data`: the path of a Keras mnist.npz or a folder with the four MNIST IDX files, "
     f"or set {ENV_VAR}=PATH"
 )
 
@@ -51,7 +51,7 @@ def resolve_source(data: str | os.PathLike[str] | None = None) -> Path | None:
     if data is not None:
         path = Path(data).expanduser()
         if not path.exists():
-            raise DataError(f"--data {path} does not exist; {HOW_TO_PASS}")
+            raise DataError(f"`data` {path} does not exist; {HOW_TO_PASS}")
         return path
     env = os.environ.get(ENV_VAR)
     if env:

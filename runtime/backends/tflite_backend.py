@@ -2,18 +2,27 @@
 
 The model contract is read from the file's own metadata (entry
 ``gantool.contract`` of the flatbuffer's ``Model.metadata``), parsed with the
-flatbuffer schema that ai-edge-litert ships, so no TensorFlow is needed.
+flatbuffer schema that ai-edge-litert ships, so no TensorFlow is needed. A
+file without it (one converted by ``TFLiteConverter`` outside gantool) gets the
+contract its input and output tensors imply, by the rule every backend shares
+(:func:`gantool.runtime.contract.contract_from_graph`).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
-from gantool.errors import ContractError, MissingExtraError, ModelFileError
-from gantool.runtime.contract import MAX_METADATA_BYTES, METADATA_KEY, ModelContract
+from gantool.errors import ContractError, MissingExtraError, ModelFileError, first_line
+from gantool.runtime.backends.base import cpu_count
+from gantool.runtime.contract import (
+    MAX_METADATA_BYTES,
+    METADATA_KEY,
+    GraphTensor,
+    ModelContract,
+    contract_from_graph,
+)
 
 EXTRA_HINT = "install it with: pip install 'gantool[tflite]'"
 
@@ -56,14 +65,6 @@ def read_metadata(model_bytes: bytes, name: str) -> bytes | None:
     return None
 
 
-def _cpu_count() -> int:
-    """Cores this process may use: LiteRT defaults to one thread, onnxruntime to all cores."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 class TFLiteBackend:
     """A generator running in the LiteRT interpreter (XNNPACK on CPU)."""
 
@@ -73,25 +74,40 @@ class TFLiteBackend:
         interpreter_class = _interpreter_class()
         model_bytes = Path(path).read_bytes()
         try:
-            self.interpreter = interpreter_class(model_content=model_bytes, num_threads=threads or _cpu_count())
+            self.interpreter = interpreter_class(model_content=model_bytes, num_threads=threads or cpu_count())
         except Exception as exc:  # LiteRT raises ValueError/RuntimeError for unreadable models
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelFileError(f"{path} is not a loadable TFLite model ({first_line[:200]}); export it again") from None
-        self.contract = self._read_contract(path, model_bytes)
+            raise ModelFileError(f"{path} is not a loadable TFLite model ({first_line(exc)}); export it again") from None
+        contract = self._read_contract(path, model_bytes)
+        # True for a (batch, height, width) model without metadata: _invoke adds the channel axis.
+        self._add_channel_axis = False
+        self.contract_inferred = contract is None
+        if contract is None:
+            contract, self._add_channel_axis = contract_from_graph(path, *self._graph_tensors())
+        self.contract = contract
         self._input, self._output, self._static_batch = self._check_io(path)
         self._batch = None
 
     @staticmethod
-    def _read_contract(path: Path, model_bytes: bytes) -> ModelContract:
+    def _read_contract(path: Path, model_bytes: bytes) -> ModelContract | None:
+        """The contract in the file's metadata, or None when it has none."""
         try:
             payload = read_metadata(model_bytes, METADATA_KEY)
         except Exception:  # the generated reader raises struct/index errors on odd files
             raise ModelFileError(f"{path}: cannot read the TFLite metadata; export it again") from None
         if payload is None:
-            raise ContractError(f"{path} has no gantool contract in its metadata; export it with `gantool export`")
+            return None
         if len(payload) > MAX_METADATA_BYTES:
             raise ContractError(f"{path}: the model contract is larger than {MAX_METADATA_BYTES} bytes; refusing it")
         return ModelContract.from_json(payload)
+
+    def _graph_tensors(self) -> tuple[list[GraphTensor], list[GraphTensor]]:
+        """The interpreter's inputs and outputs in the runtime's shared words (open sizes, -1, -> None)."""
+        def tensor(detail) -> GraphTensor:
+            shape = tuple(int(d) if d > 0 else None for d in detail["shape_signature"])
+            return GraphTensor(detail["name"], shape, np.dtype(detail["dtype"]).name)
+
+        return ([tensor(d) for d in self.interpreter.get_input_details()],
+                [tensor(d) for d in self.interpreter.get_output_details()])
 
     def _check_io(self, path: Path) -> tuple[int, int, int | None]:
         """Input and output tensor indices and the static batch (None if dynamic), checked against the contract.
@@ -111,7 +127,8 @@ class TFLiteBackend:
             inputs = [d for d in inputs if d["index"] != self._label]
         in_shape = tuple(int(d) for d in inputs[0]["shape_signature"])
         out_shape = tuple(int(d) for d in outputs[0]["shape_signature"])
-        if in_shape[1:] != (self.contract.latent_dim,) or out_shape[1:] != self.contract.output_shape:
+        graph_output = self.contract.output_shape[:-1] if self._add_channel_axis else self.contract.output_shape
+        if in_shape[1:] != (self.contract.latent_dim,) or out_shape[1:] != graph_output:
             raise ContractError(
                 f"{path}: graph maps {in_shape} -> {out_shape}, contract says latent_dim "
                 f"{self.contract.latent_dim} -> {self.contract.output_shape}"
@@ -134,7 +151,8 @@ class TFLiteBackend:
         if self._label is not None:
             self.interpreter.set_tensor(self._label, labels)
         self.interpreter.invoke()
-        return self.interpreter.get_tensor(self._output)
+        images = self.interpreter.get_tensor(self._output)
+        return images[..., None] if self._add_channel_axis else images
 
     def run(self, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         z = np.ascontiguousarray(z, dtype=np.float32)

@@ -1,7 +1,7 @@
 """Does drawing latents closer to (or farther from) the origin buy MNIST score? The truncation trick, measured.
 
 Usage:
-    python scripts/latent_scale.py [MODEL] [--count 10000] [--scales 0.7,0.8,0.9,1.0,1.1,1.2] [--truncate 1.5,2.0]
+    python research/latent_scale.py [MODEL] [--count 10000] [--scales 0.7,0.8,0.9,1.0,1.1,1.2] [--truncate 1.5,2.0]
 (MODEL: an exported .onnx/.tflite, default the bundled one)
 
 GANs often trade diversity for fidelity by sampling latents from a narrower
@@ -35,8 +35,8 @@ def main() -> None:
     parser.add_argument("--truncate", default="1.5,2.0")
     args = parser.parse_args()
 
+    from gantool.judge.evaluate import evaluate_images, load_judge
     from gantool.runtime import Generator
-    from gantool.runtime.evaluate import evaluate_images, load_judge
 
     generator = Generator.load(args.model)
     classifier, reference = load_judge()

@@ -1,7 +1,7 @@
 """Where a generator's MNIST score is lost: the samples the shipped classifier is least sure of.
 
 Usage:
-    python scripts/uncertain_samples.py [MODEL] [--count 10000] [--seed 0] [--out worst.png]
+    python research/uncertain_samples.py [MODEL] [--count 10000] [--seed 0] [--out worst.png]
 (MODEL: an exported .onnx/.tflite, default the bundled one)
 
 Draws ``count`` digits with the documented latent convention, classifies them with the

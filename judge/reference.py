@@ -10,7 +10,7 @@
   digits (a seeded random subset of ``n``) judged exactly like a generator's
   output, for several ``n`` (FID depends on ``n``, so the floor must match it).
 
-Built by ``gantool train-classifier`` (:func:`build_reference`), with the
+Built by ``gantool train-classifier`` (:func:`gantool.judge.floor.build_reference`), with the
 shipped ONNX classifier itself, so the figures match what ``gantool eval`` computes.
 """
 
@@ -21,7 +21,6 @@ import io
 import json
 import math
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -112,33 +111,3 @@ class ReferenceStats:
         floor = {int(n): figures for n, figures in meta["floor"].items()}
         return cls(**arrays, floor=floor, classifier_sha256=meta["classifier_sha256"],
                    classifier_accuracy=float(meta["classifier_accuracy"]))
-
-
-def build_reference(classifier, x_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
-                    classifier_sha256: str, counts: tuple[int, ...] = FLOOR_COUNTS,
-                    log: Callable[[str], None] = print) -> ReferenceStats:
-    """Compute the statistics and the floor table with ``classifier`` (the shipped ONNX file).
-
-    The floor for ``n`` judges ``n`` training digits (seeded subset) exactly as
-    :func:`gantool.runtime.evaluate.evaluate_outputs` judges generated ones:
-    FID against the test statistics, PRDC against ``min(n, 10000)`` test digits.
-    """
-    from gantool.runtime.evaluate import evaluate_outputs
-    from gantool.runtime.metrics import feature_stats
-
-    test_logits, test_features = classifier.predict(x_test)
-    train_logits, train_features = classifier.predict(x_train)
-    accuracy = float(np.mean(np.argmax(test_logits, axis=1) == np.asarray(y_test)))
-    test_mean, test_cov = feature_stats(test_features)
-    train_mean, train_cov = feature_stats(train_features)
-    partial = ReferenceStats(test_mean, test_cov, train_mean, train_cov, {}, classifier_sha256, accuracy)
-    floor = {}
-    for count in counts:
-        if count > len(x_train):
-            continue
-        chosen = subset_indices(len(x_train), count)
-        real = test_features[subset_indices(len(test_features), count)]
-        figures = evaluate_outputs(train_logits[chosen], train_features[chosen], partial, real_features=real)
-        floor[count] = figures.to_dict()
-        log(f"floor n={count}: FID {figures.fid:.3f}, MNIST score {figures.mnist_score:.3f}, class KL {figures.class_kl:.5f}")
-    return dataclasses.replace(partial, floor=floor)

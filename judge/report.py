@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gantool.runtime.evaluate import EvalReport, Evaluation
+from gantool.judge.evaluate import EvalReport, Evaluation
 from gantool.runtime.images import make_grid
 
 # (label, attribute, format); figures where higher is better are marked so the reader needs no paper.
@@ -25,7 +25,7 @@ def _cell(evaluation: Evaluation, attribute: str, fmt: str | None) -> str:
     if attribute == "mnist_score":
         return f"{evaluation.mnist_score:.3f} ± {evaluation.mnist_score_sd:.3f}"
     value = getattr(evaluation, attribute)
-    return "needs --data" if value is None else fmt.format(value)
+    return "needs real digits" if value is None else fmt.format(value)
 
 
 def format_table(report: EvalReport) -> str:
@@ -40,7 +40,7 @@ def format_table(report: EvalReport) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [f"{report.source}: {report.model.count} digits{seed}, judged in {report.seconds:.1f} s"]
     for index, row in enumerate(rows):
-        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip())
         if index == 0:
             lines.append("  ".join("-" * width for width in widths))
     lines.append("class shares  " + " ".join(f"{d}:{s:.3f}" for d, s in enumerate(report.model.class_shares)))
@@ -53,7 +53,7 @@ def format_table(report: EvalReport) -> str:
     judge = f"classifier test accuracy {accuracy:.4f}; " if isinstance(accuracy, float) else ""
     lines.append(f"{judge}floor: real MNIST training digits vs test statistics ({report.floor_source})")
     if report.model.precision is None:
-        lines.append("precision/recall/density/coverage: pass --data mnist.npz to compare with real test digits")
+        lines.append("precision/recall/density/coverage: give real test digits to compare with (gantool eval --data mnist.npz)")
     return "\n".join(lines)
 
 

@@ -1,7 +1,7 @@
 """Judge sampled digits with a second classifier unrelated to the shipped CNN: PCA + k-nearest neighbours.
 
 Usage:
-    python scripts/knn_check.py MNIST_NPZ DIGITS.npy [--expect 7] [--labels-convention]
+    python research/knn_check.py MNIST_NPZ DIGITS.npy [--expect 7] [--labels-convention]
 
 ``DIGITS.npy`` is what ``gantool sample --npy`` writes (uint8 (n, 28, 28, 1)). The
 classifier is numpy only: pixels / 255, projected on the 50 leading principal

@@ -5,7 +5,7 @@ Runtime only (numpy + onnxruntime). Three entry points, from lowest to highest:
 - :func:`evaluate_outputs`: classifier logits and features -> :class:`Evaluation`;
 - :func:`evaluate_images`: images (uint8, or floats in [-1, 1] as a tanh
   generator emits them, e.g. straight from TensorFlow during training) -> :class:`Evaluation`;
-- :func:`evaluate_generator` / :func:`evaluate_real`: ``count`` samples of a
+- :func:`evaluate_generator` / :func:`evaluate_real` / :func:`evaluate_split`: ``count`` samples of a
   model (or real digits) -> :class:`EvalReport`, the figures beside the
   real-data floor at the same ``n``, plus samples grouped by predicted class.
 
@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from gantool.errors import GantoolError, ModelFileError
+from gantool.judge.metrics import class_balance, fid, mnist_score, prdc
+from gantool.judge.reference import ReferenceStats, subset_indices
 from gantool.runtime.classifier import NUM_CLASSES, Classifier, softmax, to_classifier_input
-from gantool.runtime.metrics import class_balance, fid, mnist_score, prdc
-from gantool.runtime.reference import ReferenceStats, subset_indices
 
 MIN_COUNT = 20
 # Logits and features of every judged digit are held in memory, and precision/recall search
@@ -42,7 +42,7 @@ FULL_MNIST = (60_000, 10_000)
 
 @dataclasses.dataclass(frozen=True)
 class Evaluation:
-    """Quality figures of ``count`` digits (see :mod:`gantool.runtime.metrics` for definitions).
+    """Quality figures of ``count`` digits (see :mod:`gantool.judge.metrics` for definitions).
 
     Args:
         count: number of digits judged (FID and the other figures depend on it).
@@ -118,7 +118,7 @@ def evaluate_outputs(logits: np.ndarray, features: np.ndarray, reference: Refere
         labels: the digits a conditional generator was asked for, to measure how often it obliged.
     """
     if len(logits) < MIN_COUNT or len(logits) != len(features):
-        raise GantoolError(f"evaluation needs at least {MIN_COUNT} digits; got {len(logits)} (raise --count)")
+        raise GantoolError(f"evaluation needs at least {MIN_COUNT} digits; got {len(logits)} (raise `count`)")
     probs = softmax(logits)
     score, score_sd = mnist_score(probs)
     balance = class_balance(probs)
@@ -164,7 +164,7 @@ class EvalReport:
         model: the judged digits' figures.
         floor: figures of real training digits judged the same way.
         floor_count: the ``n`` of the floor (equals ``model.count`` unless noted in ``floor_source``).
-        floor_source: where the floor came from (shipped table, or computed from --data).
+        floor_source: where the floor came from (shipped table, or computed from the given real digits).
         seconds: wall time of the evaluation.
         classifier: the classifier's accuracy and file hash.
     """
@@ -210,8 +210,8 @@ def _floor(classifier: Classifier, reference: ReferenceStats, real: RealDigits |
     if real is not None and count <= len(real.x_train):
         chosen = subset_indices(len(real.x_train), count)
         logits, features = classifier.predict(real.x_train[chosen])
-        return evaluate_outputs(logits, features, reference, real_features), count, f"computed from --data, n={count}"
-    return Evaluation.from_dict(figures), table_count, f"shipped table, nearest n={table_count} (pass --data for n={count})"
+        return evaluate_outputs(logits, features, reference, real_features), count, f"computed from the given real digits, n={count}"
+    return Evaluation.from_dict(figures), table_count, f"shipped table, nearest n={table_count} (give real digits for n={count})"
 
 
 def _collect(batches, classifier: Classifier, count: int, per_class: int):
@@ -224,7 +224,7 @@ def _collect(batches, classifier: Classifier, count: int, per_class: int):
         stop = start + len(batch)
         logits[start:stop], features[start:stop] = classifier.run(batch)
         if per_class:
-            for image, label in zip(batch, np.argmax(logits[start:stop], axis=1)):
+            for image, label in zip(batch, np.argmax(logits[start:stop], axis=1), strict=False):
                 if len(kept[label]) < per_class:
                     kept[label].append(_float_to_uint8(image))
         start = stop
@@ -250,10 +250,10 @@ def _report(source: str, seed: int | None, logits: np.ndarray, features: np.ndar
 
 def _check_count(count: int) -> None:
     if not isinstance(count, int) or count < MIN_COUNT:
-        raise GantoolError(f"--count must be at least {MIN_COUNT} (the MNIST score uses 10 splits), got {count}")
+        raise GantoolError(f"`count` must be at least {MIN_COUNT} (the MNIST score uses 10 splits), got {count}")
     if count > MAX_COUNT:
-        raise GantoolError(f"--count {count} is above the limit of {MAX_COUNT} judged digits (memory and time grow "
-                           f"with it; FID is stable well before); use --count {MAX_COUNT} or fewer")
+        raise GantoolError(f"`count` {count} is above the limit of {MAX_COUNT} judged digits (memory and time grow "
+                           f"with it; FID is stable well before); use `count` {MAX_COUNT} or fewer")
 
 
 def evaluate_generator(generator, count: int = DEFAULT_COUNT, seed: int = 0, real: RealDigits | None = None,
@@ -296,6 +296,27 @@ def evaluate_real(images: np.ndarray, source: str, real: RealDigits | None = Non
     batches = (inputs[start : start + BATCH] for start in range(0, len(inputs), BATCH))
     logits, features, sheet = _collect(batches, classifier, len(inputs), per_class)
     return _report(source, None, logits, features, classifier, reference, real, started), sheet
+
+
+def evaluate_split(real: RealDigits, split: str, count: int, classifier: Classifier | None = None,
+                   reference: ReferenceStats | None = None,
+                   per_class: int = SHEET_PER_CLASS) -> tuple[EvalReport, list[np.ndarray]]:
+    """Judge ``count`` real digits of ``split`` (``test`` or ``train``; the floor's seeded subset) like a
+    generator's samples.
+
+    Raises:
+        GantoolError: ``split`` is neither, or it holds fewer than ``count`` digits.
+    """
+    pools = {"test": real.x_test, "train": real.x_train}
+    if split not in pools:
+        raise GantoolError(f"`real` must be test or train, got {split!r}")
+    pool = pools[split]
+    if count > len(pool):
+        raise GantoolError(f"`count` {count} exceeds the {len(pool)} MNIST {split} digits; "
+                           f"use `count` {len(pool)} or fewer")
+    chosen = pool[subset_indices(len(pool), count)]
+    return evaluate_real(chosen, f"MNIST {split} digits", real=real, classifier=classifier, reference=reference,
+                         per_class=per_class)
 
 
 def _float_to_uint8(image: np.ndarray) -> np.ndarray:

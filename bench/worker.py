@@ -5,7 +5,7 @@ own: a model loaded earlier, or another engine's arenas, cannot inflate it.
 The worker reads a JSON spec, writes a JSON result (and the images it made on
 the parity latents, for the parent to compare) and never imports TensorFlow.
 
-    python -m gantool.runtime.bench_worker SPEC.json
+    python -m gantool.bench.worker SPEC.json
 
 Timing: ``warmup`` untimed calls, then ``repeats`` timed calls per batch size
 through :meth:`gantool.runtime.Generator.generate`, the path ``gantool sample``
@@ -26,11 +26,7 @@ import numpy as np
 
 from gantool.errors import GantoolError
 
-# The engine each suffix needs, imported before the load is timed so that
-# "load" means reading and planning the model, not importing the library.
-ENGINE_MODULES = {".onnx": "onnxruntime", ".tflite": "ai_edge_litert.interpreter"}
-# Latents of the images every format makes for the parity comparison.
-PARITY_SEED = 2024
+# Every format makes images on the export's parity latents of this batch, for the parity comparison.
 PARITY_BATCH = 64
 
 
@@ -117,7 +113,7 @@ def summarize(times: list[float], batch: int) -> dict[str, float]:
 
 def _quality(generator, count: int) -> dict[str, Any]:
     """Classifier-FID and MNIST score of ``count`` digits (seed 0), beside the real-data floor."""
-    from gantool.runtime.evaluate import evaluate_generator
+    from gantool.judge.evaluate import evaluate_generator
 
     try:
         report, _ = evaluate_generator(generator, count, seed=0, per_class=0)
@@ -130,13 +126,17 @@ def _quality(generator, count: int) -> dict[str, Any]:
 
 def measure(spec: WorkerSpec) -> dict[str, Any]:
     """Load the model, time each batch size, note peak memory, save parity images, judge quality."""
+    from gantool.export.validate import parity_latents
+    from gantool.runtime.backends import file_kind
     from gantool.runtime.contract import latents
     from gantool.runtime.generator import Generator
 
-    suffix = Path(spec.model).suffix.lower()
+    # The engine is imported before the load is timed, so that "load" means reading and
+    # planning the model, not importing the library.
+    kind = file_kind(spec.model)
     started = time.perf_counter()
     try:
-        importlib.import_module(ENGINE_MODULES.get(suffix, "onnxruntime"))
+        importlib.import_module(kind.engine if kind else "onnxruntime")
     except ImportError:
         pass  # the backend raises the error that names the extra to install
     import_s = time.perf_counter() - started
@@ -150,8 +150,8 @@ def measure(spec: WorkerSpec) -> dict[str, Any]:
         z = latents(batch, contract.latent_dim, seed=batch)
         timings[str(batch)] = summarize(time_calls(generator.generate, z, spec.warmup, spec.repeats), batch)
     peak = peak_rss_bytes()
-    np.save(spec.outputs, generator.generate(latents(PARITY_BATCH, contract.latent_dim, PARITY_SEED)),
-            allow_pickle=False)
+    (z,) = parity_latents(contract.latent_dim, (PARITY_BATCH,))
+    np.save(spec.outputs, generator.generate(z), allow_pickle=False)
     quality = _quality(generator, spec.quality_count) if spec.quality_count else None
     return {
         "engine": generator.backend.name, "quantization": contract.quantization,

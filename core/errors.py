@@ -2,6 +2,10 @@
 
 The command line turns a :class:`GantoolError` into one line on stderr and
 exit code 2 (the user can fix it); anything else is an internal error (exit 1).
+
+Messages name the library's parameters in backticks (```count` must be at least 1``), so
+they read right from Python; the command line writes each such name as its flag
+(``--count must be at least 1``, see :func:`gantool.cli.app.as_flags`).
 """
 
 
@@ -43,3 +47,13 @@ class ExportValidationError(GantoolError):
 
 class CheckpointError(GantoolError):
     """A training checkpoint is missing, corrupt or from another configuration."""
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of ``exc``'s message, cut at ``limit`` characters; its type's name when it has none.
+
+    Third-party libraries raise multi-line messages (tracebacks of C++ code, whole graphs); one
+    line of them is what fits in one of gantool's one-line errors.
+    """
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__

@@ -1,6 +1,6 @@
 """SIGKILL ``gantool train`` at random moments, resume it, and compare with an uninterrupted run.
 
-Usage: python scripts/kill_matrix.py [--kills 20] [--seed 0] [--epochs 5] [--data tests/data/mnist_small.npz]
+Usage: python tests/kill_matrix.py [--kills 20] [--seed 0] [--epochs 5] [--data tests/data/mnist_small.npz]
 
 A short CPU training (2 steps of 32 images per epoch) is started in a subprocess
 and killed with SIGKILL, either after a random delay or while it writes a
@@ -15,7 +15,7 @@ next kills go to a new run. It prints one line::
 and exits 1 when a checkpoint did not load, a start did not resume from the last
 complete epoch, or a run's weights differ. A kill that lands after a run wrote its
 last file leaves a finished run: the next start says "already finished", as it
-should. ``tests/test_interrupt.py`` imports this module and runs a few kills of the
+should. ``tests/test_interrupt.py`` imports this harness and runs a few kills of the
 same kind.
 """
 
@@ -38,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "data" / "mnist_small.npz"
 # The recipe of tests/conftest.py's tiny_config: seconds per epoch on CPU.
-RECIPE = ("--batch-size", "32", "--steps-per-epoch", "2", "--seed", "7", "--lr", "2e-4", "--beta1", "0.5")
+RECIPE = ("--recipe", "tutorial", "--batch-size", "32", "--steps-per-epoch", "2", "--seed", "7", "--lr", "2e-4", "--beta1", "0.5")
 # Share of kills aimed at a checkpoint write; the rest come after a random delay.
 DURING_WRITE_SHARE = 0.35
 RESUMED = re.compile(r"Resumed from .* after epoch (\d+)")

@@ -2,7 +2,7 @@
 
 Usage:
     gantool train-classifier --data mnist.npz --out runs/clf1 --seed 1
-    python scripts/judge_with.py runs/clf1 MODEL.onnx [MODEL.onnx ...] [--count 10000]
+    python research/judge_with.py runs/clf1 MODEL.onnx [MODEL.onnx ...] [--count 10000]
 
 Same evaluation as ``gantool eval`` (n digits of the latent convention, seed 0,
 figures beside that classifier's own real-data floor at the same n), so a
@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gantool.judge.evaluate import evaluate_generator
+from gantool.judge.reference import ReferenceStats
 from gantool.runtime import Generator
 from gantool.runtime.classifier import Classifier
-from gantool.runtime.evaluate import evaluate_generator
-from gantool.runtime.reference import ReferenceStats
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """How far TensorFlow's float32 run and an ONNX export are from the Keras model computed in float64.
 
 Usage (with the train extra installed):
-    python scripts/float32_error.py MODEL.keras EXPORT.onnx
+    python research/float32_error.py MODEL.keras EXPORT.onnx
 
 Prints, for the parity latents (batch 1 and 64, gantool.export.validate), the max |Δ| of
 TensorFlow's float32 output, of the ONNX export, and between the two, each against the float64
@@ -23,6 +23,7 @@ def main() -> None:
     if len(sys.argv) != 3:
         raise SystemExit(__doc__)
     import keras
+
     from gantool.export.validate import exact_model, parity_latents
     from gantool.runtime import Generator
 

@@ -1,9 +1,9 @@
 """Judge every kept epoch of a run (RUN/epochs/generator_epoch_*.keras) with the shipped classifier.
 
-Usage: python scripts/eval_epochs.py RUN_DIR [--count 10000] [--seed 0] [--from-epoch N]
+Usage: python research/eval_epochs.py RUN_DIR [--count 10000] [--seed 0] [--from-epoch N]
 
 Generates ``count`` digits per epoch with the Keras generator (training=False, the
-documented latent convention), scores them with gantool.runtime.evaluate, prints
+documented latent convention), scores them with gantool.judge.evaluate, prints
 one row per epoch and writes RUN_DIR/epoch_eval.csv. Used to pick the epoch to
 bundle (lowest classifier-FID).
 """
@@ -32,8 +32,8 @@ def main() -> None:
 
     import keras
 
+    from gantool.judge.evaluate import evaluate_images, load_judge
     from gantool.runtime.contract import latents
-    from gantool.runtime.evaluate import evaluate_images, load_judge
 
     classifier, reference = load_judge()
     out = args.run / "epoch_eval.csv"

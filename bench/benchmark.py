@@ -5,7 +5,7 @@ folder written by ``gantool export --format all`` (or for one given file):
 file size, session load time, latency at the smallest batch (p50/p95),
 throughput at the others, peak resident memory, parity against a reference
 and quality (classifier-FID, MNIST score). Each format is measured in its own
-process (:mod:`gantool.runtime.bench_worker`), one after the other, so memory
+process (:mod:`gantool.bench.worker`), one after the other, so memory
 is per format; absolute times drift with the machine's load, so compare rows
 of one run, and use ``benchmarks/all_formats.py`` for interleaved ratios.
 
@@ -34,9 +34,11 @@ from typing import Any
 import numpy as np
 
 from gantool.errors import GantoolError, ModelFileError, UnsupportedFormatError
-from gantool.export.registry import REGISTRY, FormatEntry, entries_for, lookup, supported_pairs
-from gantool.runtime.backends import check_model_file, open_backend
-from gantool.runtime.evaluate import MAX_COUNT as MAX_QUALITY_COUNT
+from gantool.export.registry import REGISTRY, REPORT_NAME, FormatEntry, entries_for, lookup, supported_pairs
+from gantool.judge.evaluate import MAX_COUNT as MAX_QUALITY_COUNT
+from gantool.runtime.backends import check_model_file, file_kind, open_backend
+from gantool.runtime.backends.base import cpu_count
+from gantool.runtime.generator import resolve_model
 
 DEFAULT_BATCHES = (1, 64)
 DEFAULT_REPEATS = 50
@@ -45,18 +47,7 @@ DEFAULT_QUALITY_COUNT = 2000
 MAX_BATCH = 4096
 # Exit code of ``gantool bench`` when a throughput is under --floor (2 stays "bad input").
 EXIT_BELOW_FLOOR = 3
-# Written by ``gantool export --format all`` beside the files (gantool.export.all_formats.REPORT_NAME).
-REPORT_NAME = "report.json"
 EXPORTS_FOLDER = "exports"
-SUFFIX_FORMATS = {".onnx": "onnx", ".tflite": "tflite"}
-
-
-def cpu_count() -> int:
-    """Cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,19 +72,19 @@ class BenchOptions:
 
     def __post_init__(self) -> None:
         if not self.batches or any(not 1 <= b <= MAX_BATCH for b in self.batches):
-            raise GantoolError(f"--batch sizes must be integers between 1 and {MAX_BATCH}, got {list(self.batches)}")
+            raise GantoolError(f"`batches` must be integers between 1 and {MAX_BATCH}, got {list(self.batches)}")
         object.__setattr__(self, "batches", tuple(sorted(set(self.batches))))
         if self.threads is not None and self.threads < 1:
-            raise GantoolError(f"--threads must be a positive integer, got {self.threads}")
+            raise GantoolError(f"`threads` must be a positive integer, got {self.threads}")
         if self.repeats < 1:
-            raise GantoolError(f"--repeats must be a positive integer, got {self.repeats}")
+            raise GantoolError(f"`repeats` must be a positive integer, got {self.repeats}")
         if self.quality_count and self.quality_count < 20:
-            raise GantoolError(f"--count must be at least 20 (the MNIST score uses 10 splits), got {self.quality_count}")
+            raise GantoolError(f"`quality_count` must be at least 20 (the MNIST score uses 10 splits), got {self.quality_count}")
         if self.quality_count > MAX_QUALITY_COUNT:
-            raise GantoolError(f"--count {self.quality_count} is above the limit of {MAX_QUALITY_COUNT} digits judged "
-                               f"per format (gantool eval's); use --count {MAX_QUALITY_COUNT} or fewer")
+            raise GantoolError(f"`quality_count` {self.quality_count} is above the limit of {MAX_QUALITY_COUNT} digits "
+                               f"judged per format (gantool eval's); use `quality_count` {MAX_QUALITY_COUNT} or fewer")
         if self.floor is not None and not self.floor > 0:
-            raise GantoolError(f"--floor must be a positive number of images per second, got {self.floor}")
+            raise GantoolError(f"`floor` must be a positive number of images per second, got {self.floor}")
 
     @property
     def resolved_threads(self) -> int:
@@ -105,9 +96,9 @@ def parse_batches(text: str) -> tuple[int, ...]:
     try:
         batches = tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise GantoolError(f"--batch must be comma-separated integers, e.g. 1,64; got {text!r}") from None
+        raise GantoolError(f"`batches` must be comma-separated integers, e.g. 1,64; got {text!r}") from None
     if any(b < 1 for b in batches):
-        raise GantoolError(f"--batch sizes must be positive integers, got {text!r}")
+        raise GantoolError(f"`batches` must be positive integers, got {text!r}")
     return batches
 
 
@@ -129,7 +120,7 @@ def parse_formats(text: str) -> tuple[FormatEntry, ...]:
                 found = (lookup(format_name, quantize or "none"),)
             except UnsupportedFormatError:
                 raise UnsupportedFormatError(
-                    f"--formats {part!r} is not a registry pair; use all, onnx, tflite or any of: {supported_pairs()}"
+                    f"`formats` {part!r} is not a registry pair; use all, onnx, tflite or any of: {supported_pairs()}"
                 ) from None
         chosen.extend(e for e in found if e not in chosen)
     return tuple(e for e in REGISTRY if e in chosen)
@@ -163,10 +154,23 @@ class BenchRow:
         timing = self.measured.get("timings", {}).get(str(batch))
         return timing["img_s"] if timing else None
 
+    def within_bound(self) -> bool | None:
+        """Whether the parity lies inside the registry bound of this format (None: not measured, or no registry pair)."""
+        format_name, _, quantize = self.key.partition("/")
+        try:
+            tolerance = lookup(format_name, quantize).tolerance
+        except GantoolError:
+            return None
+        if self.parity is None:
+            return None
+        return self.parity["max_abs"] <= tolerance.max_abs and (
+            tolerance.mean_abs is None or self.parity["mean_abs"] <= tolerance.mean_abs)
+
     def to_dict(self) -> dict[str, Any]:
         m = self.measured
         format_name, _, quantize = self.key.partition("/")
-        mb = (lambda key: round(m[key] / 1e6, 1) if key in m else None)
+        def mb(key):
+            return (round(m[key] / 1e6, 1) if key in m else None)
         return {
             "key": self.key, "format": format_name, "quantize": quantize, "file": str(self.path),
             "advice": self.advice, "status": self.status, "error": self.error, "size_bytes": self.size_bytes,
@@ -201,6 +205,13 @@ class BenchResult:
                 low.append(f"{row.key} {img_s:.0f} img/s")
         return low
 
+    def fastest(self) -> BenchRow | None:
+        """The row of the highest throughput at the largest batch among those that ran inside their
+        parity bounds (a row whose parity was not measured counts as inside), or None."""
+        batch = self.options.batches[-1]
+        passed = [row for row in self.rows if row.img_s(batch) is not None and row.within_bound() is not False]
+        return max(passed, key=lambda row: row.img_s(batch), default=None)
+
     def to_dict(self) -> dict[str, Any]:
         options = self.options
         return {
@@ -209,6 +220,8 @@ class BenchResult:
             "batches": list(options.batches), "repeats": options.repeats, "warmup": DEFAULT_WARMUP,
             "quality_count": options.quality_count, "spin_wait": options.spin_wait, "floor": options.floor, "below_floor": self.below_floor(),
             "parity_reference": self.parity_reference, "formats": [row.to_dict() for row in self.rows],
+            "fastest": (best := self.fastest()) and {"key": best.key, "batch": options.batches[-1],
+                                                     "img_s": best.img_s(options.batches[-1])},
         }
 
 
@@ -218,15 +231,11 @@ def _entry_targets(folder: Path, entries: tuple[FormatEntry, ...]) -> list[Targe
 
 def _export_first(run: Path, entries: tuple[FormatEntry, ...], log: Callable[[str], None]) -> Path:
     """Export ``entries`` of the run's generator.keras into RUN/exports (imports TensorFlow)."""
-    from gantool.export.all_formats import export_all, prepare_folder, write_report
-    from gantool.export.registry import ExportOptions
-    from gantool.export.source import load_source
+    from gantool.export.all_formats import export_folder
 
-    folder = prepare_folder(run / EXPORTS_FOLDER)
+    folder = run / EXPORTS_FOLDER
     log(f"{run} has no exported models; exporting {', '.join(e.key for e in entries)} into {folder}")
-    keras_model, contract, source = load_source(run)
-    options = ExportOptions()
-    write_report(folder, export_all(keras_model, contract, folder, options, entries, log=log), contract, source, options)
+    export_folder(run, folder, entries=entries, log=log)
     return folder
 
 
@@ -240,7 +249,7 @@ def find_targets(model: Path, entries: tuple[FormatEntry, ...], everything: bool
     if not model.is_dir():
         check_model_file(model)
         if not everything:
-            raise GantoolError("--formats picks files in a folder; with one --model FILE leave it at 'all'")
+            raise GantoolError("`formats` picks files in a folder; with one model file leave it at 'all'")
         # Open a lone file here first: a broken or foreign model is then one error line, not a
         # progress line followed by the worker's report (the worker's figures are unaffected).
         open_backend(model)
@@ -268,14 +277,14 @@ def find_targets(model: Path, entries: tuple[FormatEntry, ...], everything: bool
 
 def run_worker(target: Path, options: BenchOptions, work: Path) -> tuple[dict[str, Any], np.ndarray | None]:
     """Measure ``target`` in a fresh interpreter; return its figures and its images on the parity latents."""
-    from gantool.runtime.bench_worker import WorkerSpec
+    from gantool.bench.worker import WorkerSpec
 
     stem = f"{target.parent.name}_{target.name}"
     spec = WorkerSpec(model=str(target), result=str(work / f"{stem}.json"), outputs=str(work / f"{stem}.npy"),
                       threads=options.resolved_threads, batches=options.batches, repeats=options.repeats,
                       warmup=DEFAULT_WARMUP, quality_count=options.quality_count, spin_wait=options.spin_wait)
     spec_path = spec.save(work / f"{stem}.spec.json")
-    done = subprocess.run([sys.executable, "-m", "gantool.runtime.bench_worker", str(spec_path)],
+    done = subprocess.run([sys.executable, "-m", "gantool.bench.worker", str(spec_path)],
                           capture_output=True, text=True)
     result_path = Path(spec.result)
     if not result_path.is_file():
@@ -298,7 +307,8 @@ def _report_parity(folder: Path) -> dict[str, dict[str, Any]]:
 
 def _row_for(target: Target, measured: dict[str, Any]) -> BenchRow:
     """A row for ``target``; a lone file's registry entry comes from its suffix and contract."""
-    format_name, quantize = SUFFIX_FORMATS.get(target.path.suffix.lower(), "?"), measured.get("quantization", "?")
+    kind = file_kind(target.path)
+    format_name, quantize = kind.format if kind else "?", measured.get("quantization", "?")
     entry = target.entry
     if entry is None:
         try:
@@ -330,15 +340,17 @@ def _attach_parity(rows: list[BenchRow], outputs: dict[str, np.ndarray], folder:
     return f"vs the {reference_entry.key} file's images ({reference_entry.file_name}, 64 latents)"
 
 
-def run_bench(model: Path, options: BenchOptions, formats: str = "all",
+def run_bench(model: Path | str | None, options: BenchOptions, formats: str = "all",
               log: Callable[[str], None] = lambda _: None) -> BenchResult:
-    """Measure every requested format found at ``model`` (a file, an export folder or a run folder).
+    """Measure every requested format found at ``model``: a file, an export folder, a run folder, or a
+    bundled name (:func:`gantool.runtime.generator.resolve_model`; None: the bundled model).
 
     Raises:
         GantoolError: bad input, nothing to measure, or the single given file could not be run.
     """
     entries = parse_formats(formats)
-    folder, targets = find_targets(Path(model), entries, formats.strip() == "all", log)
+    model = resolve_model(model, folders=True)
+    folder, targets = find_targets(model, entries, formats.strip() == "all", log)
     rows: list[BenchRow] = []
     outputs: dict[str, np.ndarray] = {}
     with tempfile.TemporaryDirectory(prefix="gantool-bench-") as work:
@@ -353,7 +365,7 @@ def run_bench(model: Path, options: BenchOptions, formats: str = "all",
                 outputs[target.path.name] = images
     reference = _attach_parity(rows, outputs, folder)
     load = os.getloadavg() if hasattr(os, "getloadavg") else ()
-    return BenchResult(Path(model), options, rows, reference, tuple(round(x, 2) for x in load))
+    return BenchResult(model, options, rows, reference, tuple(round(x, 2) for x in load))
 
 
 def _columns(options: BenchOptions) -> list[tuple[str, Callable[[BenchRow], str]]]:
@@ -395,7 +407,16 @@ def format_table(result: BenchResult) -> str:
     lines = [f"gantool bench {result.model}: threads {options.resolved_threads} of {cpu_count()} cores{spin}, "
              f"load average {load}, {options.repeats} timed calls per batch after {DEFAULT_WARMUP} warm-up "
              f"(medians), quality on {options.quality_count or 'no'} digits"]
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip() for row in rows]
     lines += [f"{row.key}: {row.error}" for row in result.rows if row.error]
     lines.append(f"parity: {result.parity_reference}")
     return "\n".join(lines)
+
+
+def fastest_line(result: BenchResult) -> str:
+    """The run's conclusion, one line: the fastest format here that passed its bounds, at the largest batch."""
+    batch, best = result.options.batches[-1], result.fastest()
+    if best is None:
+        return f"No format ran within its bounds here at batch {batch}."
+    unchecked = "" if best.within_bound() else ", parity not measured"
+    return f"Fastest here at batch {batch}: {best.key} ({best.img_s(batch):.0f} img/s{unchecked})"

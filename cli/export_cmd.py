@@ -1,0 +1,85 @@
+"""``gantool export``."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gantool.cli.app import app, handle_errors
+from gantool.export import registry as export_registry
+
+# The export choices and help come from the one registry of formats (a light import).
+ExportFormat = enum.Enum(
+    "ExportFormat", {**{f.value: f.value for f in export_registry.ExportFormat}, "all": "all"}, type=str
+)
+EXPORT_HELP = (
+    "Export a trained generator and check it against the Keras model.\n\n"
+    "Each file is compared with the Keras model on fixed latents at batch 1 and 64; a breach of its "
+    "bound fails the export and writes nothing. --format all writes every supported pair into the "
+    "--out folder with report.json.\n\n"
+    "\b\nSupported pairs (--format/--quantize, advice, bound, note):\n"
+    + export_registry.help_table()
+    + "\n\n\b\nExamples:\n"
+    "  gantool export --format onnx --model runs/dcgan --out g.onnx\n"
+    "  gantool export --format onnx --no-fourier --model runs/dcgan --out g_b1.onnx   # direct first Conv\n"
+    "  gantool export --format tflite --quantize int8 --model runs/dcgan --out g_int8.tflite\n"
+    "  gantool export --format all --model runs/dcgan --out exports"
+)
+
+
+@app.command(help=EXPORT_HELP)
+@handle_errors
+def export(
+    model: Annotated[Path, typer.Option(help="Run folder, its generator.keras, or any Keras latent->image model.")],
+    out: Annotated[Path, typer.Option(help="Output file (g.onnx, g.tflite), or a folder for --format all.")],
+    format: Annotated[ExportFormat, typer.Option("--format", help="Export format, or all supported pairs.")] = ExportFormat.onnx,
+    quantize: Annotated[export_registry.Quantization | None, typer.Option(
+        help=f"Quantization (default none). Supported: {export_registry.supported_pairs()}.")] = None,
+    calibration_size: Annotated[int, typer.Option(help="Latents that calibrate int8 exports.")] = export_registry.DEFAULT_CALIBRATION_SIZE,
+    opset: Annotated[int, typer.Option(help="ONNX opset (13-18).")] = 17,
+    value_range: Annotated[str, typer.Option(help="Output range LOW,HIGH when the model has no gantool config.")] = "-1,1",
+    plain: Annotated[bool, typer.Option(help="ONNX: keep tf2onnx's graph (ConvTranspose) instead of the faster rewrite.")] = False,
+    fourier: Annotated[bool | None, typer.Option("--fourier/--no-fourier", show_default=False, help=(
+        "ONNX float32: compute the 5x5 layer through a DFT (on by default with the optimized graph): "
+        "much faster at large batches; --no-fourier: a direct Conv, less memory and a little faster "
+        "at batch 1."))] = None,
+    eval_count: Annotated[int, typer.Option(help="--format all: judge each file with gantool eval at this n (0: skip).")] = 2000,
+) -> None:
+    """Export a trained generator and check it against the Keras model (help text: EXPORT_HELP)."""
+    from gantool.errors import GantoolError
+
+    try:
+        low, high = (float(v) for v in value_range.split(","))
+    except ValueError:
+        raise GantoolError(f"--value-range must be LOW,HIGH (e.g. -1,1), got {value_range!r}") from None
+    quantization = quantize or export_registry.Quantization.none
+    if format.value == "all" and quantize is not None:
+        raise GantoolError("--format all writes every quantization mode; drop --quantize")
+    if fourier is not None and format.value != "all" and (format.value, quantization.value) != ("onnx", "none"):
+        raise GantoolError(f"--{'' if fourier else 'no-'}fourier applies to --format onnx without --quantize, "
+                           f"not {format.value}/{quantization.value}")
+    options = export_registry.ExportOptions(calibration_size=calibration_size, opset=opset, plain=plain, fourier=fourier)
+    if format.value == "all":
+        return _export_all(model, out, (low, high), options, eval_count)
+    from gantool.export.all_formats import describe_export, export_model
+
+    entry, result = export_model(model, out, format.value, quantization.value, (low, high), options)
+    for line in describe_export(entry, result, options):
+        typer.echo(line)
+    typer.echo(f"Next: gantool sample --model {out} --out grid.png")
+
+
+def _export_all(model: Path, out: Path, value_range: tuple[float, float], options, eval_count: int) -> None:
+    """``gantool export --format all``: every registry pair into one folder, a table and report.json."""
+    from gantool.errors import GantoolError
+    from gantool.export.all_formats import ExportStatus, export_folder, format_table
+
+    outcomes, report = export_folder(model, out, value_range, options, eval_count, log=typer.echo)
+    typer.echo(format_table(outcomes))
+    typer.echo(f"Report: {report}")
+    failed = [o.entry.key for o in outcomes if o.status is not ExportStatus.passed]
+    if failed:
+        raise GantoolError(f"{len(failed)} of {len(outcomes)} exports failed ({', '.join(failed)}); see {report}")

@@ -1,0 +1,148 @@
+"""``gantool train`` and ``gantool train-classifier``."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gantool.cli.app import app, fail, handle_errors
+
+TRAIN_HELP = (
+    "Train a GAN with checkpoints, sample grids, logs and resume, following a named recipe.\n\n"
+    "A recipe is a complete schedule (all its phases run in one command; --resume continues in "
+    "whichever phase a run stopped). Without --recipe, the DCGAN trains the `default` recipe and "
+    "every other arch its own. Any setting flag below overrides the recipe in every phase; --epochs and "
+    "--lr-decay-start set the last phase's end and decay. config.json records the recipe, its version "
+    "and every override.\n\n"
+    "\b\nRecipes (--recipe):\n{recipes}"
+    "\n\n\b\nArchitectures (--arch):\n{archs}"
+    "\n\n\b\nExamples:\n"
+    "  gantool train --data mnist.npz --out runs/default                 # the default recipe\n"
+    "  gantool train --recipe bundled --data mnist.npz --out runs/bundled # the shipped model's schedule\n"
+    "  gantool train --recipe tutorial --epochs 20 --data mnist.npz --out runs/tutorial\n"
+    "  gantool train --arch cdcgan --data mnist.npz --out runs/cdcgan\n"
+    "  gantool train --dataset quadratic --out runs/quadratic            # seconds on a CPU\n"
+    "  gantool train --out runs/default --resume                          # continue where it stopped"
+)
+
+# Flags whose name differs from the setting's (kept short, as they always were).
+FLAG_NAMES = {"initializer": "init", "ema_decay": "ema"}
+# Settings that record where a config came from rather than set it.
+NOT_FLAGS = ("arch", "recipe", "recipe_version", "overrides")
+
+
+def _train_help() -> str:
+    import textwrap
+
+    from gantool.train.archs import ARCHS
+    from gantool.train.recipes import RECIPES
+
+    recipes = "\n".join(textwrap.fill(r.help_line(), 100, initial_indent="  ", subsequent_indent="      ")
+                        for r in RECIPES.values())
+    archs = "\n".join(f"  {spec.name:<10} {spec.summary}" for spec in ARCHS.values())
+    return TRAIN_HELP.format(recipes=recipes, archs=archs)
+
+
+def _setting_options() -> list[inspect.Parameter]:
+    """One ``--flag`` per training setting, its help read from the setting's documentation."""
+    import dataclasses
+    import typing
+
+    from gantool.train.config import TrainConfig
+
+    hints = typing.get_type_hints(TrainConfig)
+    described = TrainConfig.settings_help()
+    options = []
+    for field in dataclasses.fields(TrainConfig):
+        if field.name in NOT_FLAGS:
+            continue
+        kind = hints[field.name]
+        kind = next((k for k in typing.get_args(kind) if k is not type(None)), kind)
+        flag = "--" + FLAG_NAMES.get(field.name, field.name).replace("_", "-")
+        text = described[field.name]
+        text = text[0].upper() + text[1:] + (" May change at --resume." if field.name in TrainConfig.RESUMABLE_CHANGES
+                                             and field.name not in ("epochs", "keep_epochs") else "")
+        decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
+        option = typer.Option(*decls, help=text.replace("``", ""), show_default=False)
+        options.append(inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                         annotation=Annotated[kind | None, option]))
+    return options
+
+
+def train(out: Path, data: str | None, recipe: str | None, arch: str | None, dataset: str | None, resume: bool,
+          stop_after: int | None, **settings) -> None:
+    """``gantool train``: run a recipe (its settings overridden by the flags given)."""
+    from gantool.train.archs import resolve_arch
+    from gantool.train.recipes import recipe_for, run_recipe, saved_recipe
+
+    given = {name: value for name, value in settings.items() if value is not None}
+    if resume and recipe is None and arch is None and dataset is None:
+        chosen, earlier = saved_recipe(out)
+        given = {**earlier, **given}
+    else:
+        spec = resolve_arch(arch, dataset) if arch is not None or dataset is not None else None
+        chosen = recipe_for(spec.name if spec else None, recipe)
+    try:
+        run = run_recipe(chosen, out, given, data=data, resume=resume, log=typer.echo, stop_after=stop_after)
+    except KeyboardInterrupt:
+        # Ctrl-C during a checkpoint save waits for the save (see train.checkpoint), so what is there is whole.
+        from gantool.train.trainer import RunDir
+
+        if RunDir(out).checkpoint.is_file():
+            raise fail(f"interrupted; every completed epoch is saved in {out}; to continue, run the same command "
+                       "again with --resume", 130) from None
+        raise fail("interrupted before the first epoch was saved; nothing to resume, run the same command again", 130) from None
+    planned = chosen.configs(given)[-1].epochs
+    if stop_after is not None and stop_after < planned:
+        typer.echo(f"Stopped after epoch {stop_after} of {planned}; continue with the same command, "
+                   "--resume and without --stop-after")
+        return
+    typer.echo(f"Saved {run.generator} and {run.gif}")
+    typer.echo(f"Next: gantool export --format onnx --model {run.root} --out {run.root / 'generator.onnx'}")
+
+
+_RUN_OPTIONS = [
+    inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[Path, typer.Option(
+        "--out", help="Run folder for checkpoints, grids, logs and generator.keras.")]),
+    inspect.Parameter("data", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[str | None, typer.Option(
+        help="mnist.npz or a folder of MNIST IDX files (else $GANTOOL_DATA, Keras' cache, download).")]),
+    inspect.Parameter("recipe", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[str | None, typer.Option(
+        help="A named recipe (listed above); default: `default` for the DCGAN, else the arch's own.")]),
+    inspect.Parameter("arch", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[str | None, typer.Option(
+        help="dcgan (default), mlp, cdcgan, or quadratic (see above).")]),
+    inspect.Parameter("dataset", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[str | None, typer.Option(
+        help="mnist (default) or quadratic (implies --arch quadratic).")]),
+    inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Annotated[bool, typer.Option(
+        help="Continue the run in --out from its last complete checkpoint, with its recipe and overrides.")]),
+    inspect.Parameter("stop_after", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[int | None, typer.Option(
+        help="Stop after this epoch (checkpoint saved) without finishing the schedule; continue later with --resume.")]),
+]
+train.__signature__ = inspect.Signature(_RUN_OPTIONS + _setting_options())
+train.__annotations__ = {p.name: p.annotation for p in train.__signature__.parameters.values()}
+train.parameter_aliases = FLAG_NAMES
+app.command("train", help=_train_help())(handle_errors(train))
+
+
+@app.command("train-classifier")
+@handle_errors
+def train_classifier_command(
+    data: Annotated[Path, typer.Option(help="Keras mnist.npz or a folder of MNIST IDX files (its SHA-256 goes into the metadata).")],
+    out: Annotated[Path, typer.Option(help="Folder for classifier.onnx and classifier_stats.npz.")] = Path("runtime/assets"),
+    epochs: Annotated[int, typer.Option(help="Passes over the 60,000 training digits.")] = 6,
+    batch_size: Annotated[int, typer.Option(help="Digits per step.")] = 128,
+    lr: Annotated[float, typer.Option(help="Peak Adam learning rate (cosine decay to 0).")] = 2e-3,
+    seed: Annotated[int, typer.Option(help="Seed for weights, shuffling, shifts and dropout.")] = 0,
+) -> None:
+    """Train the MNIST classifier that judges digits; write it as ONNX with its reference statistics.
+
+    Example: gantool train-classifier --data mnist.npz --out runtime/assets
+    """
+    from gantool.train.classifier import ClassifierConfig, make_classifier_assets
+
+    config = ClassifierConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+    onnx_path, stats_path, trained = make_classifier_assets(data, out, config, log=typer.echo)
+    typer.echo(f"Wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.2f} MB, test accuracy {trained.accuracy:.4f}, "
+               f"trained in {trained.seconds:.0f} s) and {stats_path}")

@@ -1,0 +1,47 @@
+"""Build the GAN for a config on a device: models, dtype policy, optimizers, XLA."""
+
+from __future__ import annotations
+
+from gantool.train.config import TrainConfig
+from gantool.train.device import Device
+
+
+def build_gan(config: TrainConfig, device: Device | None = None):
+    """Build and compile the GAN and its optimizers (variables created, ready to load a checkpoint).
+
+    ``device`` defaults to :func:`gantool.train.device.detect_device`'s choice.
+    """
+    import keras
+
+    from gantool.train.device import detect_device
+    from gantool.train.gan import GAN
+    from gantool.train.models import build_discriminator, build_generator
+
+    device = device or detect_device()
+    keras.mixed_precision.set_global_policy(device.policy(config.mixed_precision))
+    keras.utils.set_random_seed(config.seed)
+    generator = build_generator(config.latent_dim, config.initializer, output_dtype="float32", arch=config.arch)
+    discriminator = build_discriminator(initializer=config.initializer, output_dtype="float32", arch=config.arch,
+                                        aux_classes=10 if config.aux_weight else 0)
+    gan = GAN(generator, discriminator, config.latent_dim, config.seed, config.label_smoothing, config.ema_decay,
+              config.d_steps, num_classes=config.spec.num_classes, aux_weight=config.aux_weight,
+              aux_fake_weight=config.aux_fake_weight, aux_balance=config.aux_balance,
+              aux_sharpen=config.aux_sharpen, top_k=config.top_k)
+
+    def adam(lr):
+        optimizer = keras.optimizers.Adam(learning_rate=lr, beta_1=config.beta1)
+        if config.mixed_precision and device.loss_scale:
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
+
+    gan.compile(d_optimizer=adam(config.discriminator_lr), g_optimizer=adam(config.lr), jit_compile=device.jit_compile)
+    gan.d_optimizer.build(discriminator.trainable_variables)
+    gan.g_optimizer.build(generator.trainable_variables)
+    return gan
+
+
+def set_learning_rates(gan, config: TrainConfig, epoch: int) -> None:
+    """Apply the learning-rate schedule for 0-based ``epoch`` (a pure function of config and epoch)."""
+    scale = config.lr_scale(epoch)
+    gan.d_optimizer.learning_rate.assign(config.discriminator_lr * scale)
+    gan.g_optimizer.learning_rate.assign(config.lr * scale)

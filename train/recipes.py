@@ -1,0 +1,279 @@
+"""Named training recipes: complete, documented schedules that ``gantool train --recipe`` runs.
+
+A recipe is data: the :class:`~gantool.train.config.TrainConfig` settings of every phase, and
+the figures it reached (with n, the epoch and the date measured), so ``--help`` and the docs
+read one source. A multi-phase recipe runs in one command; ``resume`` continues it in
+whichever phase it stopped. Each arch's tutorial settings are recipes of this table too.
+
+Example:
+    >>> from gantool.train.recipes import recipe, run_recipe
+    >>> run_recipe(recipe("default"), "runs/default", data="mnist.npz")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gantool.errors import GantoolError
+from gantool.train.config import TrainConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    """One stretch of a schedule.
+
+    Args:
+        until: the epoch this phase ends at (counted from the start of the run).
+        decay: the fraction of this phase's epochs over which both learning rates fall
+            linearly to 0 (0: constant rates). A fraction, not an epoch, so that a shorter
+            or longer ``epochs`` keeps the recipe's shape.
+        settings: what this phase changes on the recipe's settings (e.g. a stronger class reward).
+    """
+
+    until: int
+    decay: float = 0.0
+    settings: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Measured:
+    """Figures a recipe reached: ``gantool eval`` of its final generator at ``count`` digits."""
+
+    mnist_score: float
+    fid: float
+    class_kl: float
+    min_class_share: float
+    count: int
+    epoch: int
+    date: str
+    seed: int = 0
+
+    def describe(self) -> str:
+        return (f"MNIST score {self.mnist_score:.2f}, FID {self.fid:.3f}, class KL {self.class_kl:.4f}, "
+                f"smallest class {self.min_class_share:.1%} (n={self.count:,}, epoch {self.epoch}, seed {self.seed}, "
+                f"{self.date})")
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """A named schedule: settings shared by every phase, then the phases in order."""
+
+    name: str
+    version: int
+    arch: str
+    summary: str
+    settings: dict[str, Any]
+    phases: tuple[Phase, ...]
+    measured: tuple[Measured, ...] = ()
+
+    @property
+    def epochs(self) -> int:
+        return self.phases[-1].until
+
+    def configs(self, overrides: dict[str, Any] | None = None) -> list[TrainConfig]:
+        """One :class:`TrainConfig` per phase, each with ``epochs`` at that phase's end.
+
+        ``overrides`` (explicit settings, e.g. from flags) apply to every phase, except
+        ``epochs`` and ``lr_decay_start``, which set the last phase's end and decay start.
+        """
+        overrides = dict(overrides or {})
+        unknown = sorted(set(overrides) - OVERRIDABLE)
+        if unknown:
+            raise GantoolError(f"a recipe has no setting {', '.join(map(repr, unknown))}; "
+                               f"settings: {', '.join(sorted(OVERRIDABLE))}")
+        last_end = overrides.pop("epochs", self.epochs)
+        decay_start = overrides.pop("lr_decay_start", None)
+        begin = self.phases[-2].until if len(self.phases) > 1 else 0
+        if len(self.phases) > 1 and (not isinstance(last_end, int) or last_end <= begin):
+            raise GantoolError(f"`epochs` {last_end} does not reach past epoch {begin}, where recipe {self.name}'s "
+                               f"last phase starts; give more epochs or another recipe")
+        configs, start = [], 0
+        for index, phase in enumerate(self.phases):
+            end = last_end if index == len(self.phases) - 1 else phase.until
+            settings = {**self.settings, **phase.settings, **overrides}
+            decay = decay_start if index == len(self.phases) - 1 and decay_start is not None else \
+                decay_epoch(start, end, phase.decay)
+            configs.append(TrainConfig(arch=self.arch, epochs=end, lr_decay_start=decay, recipe=self.name,
+                                       recipe_version=self.version, overrides=dict(sorted(
+                                           {**overrides, **_given(last_end, decay_start, self)}.items())),
+                                       **settings))
+            start = end
+        return configs
+
+    def help_line(self) -> str:
+        figures = f" Reached: {self.measured[0].describe()}." if self.measured else ""
+        phases = f", {len(self.phases)} phases" if len(self.phases) > 1 else ""
+        return f"{self.name} (v{self.version}, {self.arch}, {self.epochs} epochs{phases}): {self.summary}.{figures}"
+
+
+def _given(epochs: int, decay_start: int | None, recipe: Recipe) -> dict[str, Any]:
+    """The schedule overrides, for the record (only those that differ from the recipe)."""
+    given = {}
+    if epochs != recipe.epochs:
+        given["epochs"] = epochs
+    if decay_start is not None:
+        given["lr_decay_start"] = decay_start
+    return given
+
+
+def decay_epoch(start: int, end: int, fraction: float) -> int:
+    """``TrainConfig.lr_decay_start`` for a decay over the last ``fraction`` of epochs ``start..end``.
+
+    0 means constant rates, so a decay over a whole first phase starts at epoch 1; a phase
+    too short to decay keeps its rates.
+    """
+    if not fraction:
+        return 0
+    first = end - round(fraction * (end - start))
+    first = max(first, start, 1)
+    return first if first < end else 0
+
+
+# TrainConfig fields a recipe sets or a flag may override; the rest belong to the run.
+OVERRIDABLE = {f.name for f in dataclasses.fields(TrainConfig)} - {"arch", "recipe", "recipe_version", "overrides"}
+
+# What the tutorial GANs of the other archs use (their own papers' / repositories' settings).
+_CLASS_GAME = {"batch_size": 64, "lr": 2e-4, "d_lr": 4e-4, "beta1": 0.5, "initializer": "normal", "ema_decay": 0.999,
+               "aux_fake_weight": 3.0, "eval_every": 1, "eval_count": 2000}
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in (
+    Recipe(
+        "default", 1, "dcgan",
+        "the tutorial's generator with batch 64, two-time-scale Adam, N(0, 0.02) init, a weight average with "
+        "BatchNorm recalibration, and the class game with the sharper class reward, running class balance and "
+        "top-k from the first epoch; rates decay over the second half",
+        {**_CLASS_GAME, "aux_weight": 6.0, "aux_sharpen": "max", "aux_balance": "running", "top_k": 0.5},
+        (Phase(20, decay=0.5),),
+    ),
+    Recipe(
+        "bundled", 1, "dcgan",
+        "the shipped model's schedule: 40 epochs of the class game (weight 3, entropy reward), then a warm "
+        "restart with the sharper, stronger class reward, running balance and top-k",
+        {**_CLASS_GAME, "aux_weight": 3.0, "keep_epochs": True},
+        (Phase(40, decay=0.5),
+         Phase(49, decay=1.0, settings={"aux_weight": 8.0, "aux_sharpen": "max", "aux_balance": "running",
+                                        "top_k": 0.5})),
+        (Measured(9.310, 0.665, 0.0019, 0.090, 10_000, 49, "2026-11-26"),),
+    ),
+    Recipe(
+        "tutorial", 1, "dcgan",
+        "the TensorFlow DCGAN tutorial's own settings (batch 256, Adam 1e-4, Glorot init), for comparison",
+        {"batch_size": 256, "lr": 1e-4, "beta1": 0.9, "initializer": "glorot"},
+        (Phase(50),),
+    ),
+    Recipe(
+        "mlp", 1, "mlp",
+        "the Keras-MNIST-GAN fully connected GAN's settings (batch 128, Adam 2e-4, beta_1 0.5)",
+        {"lr": 2e-4, "beta1": 0.5, "batch_size": 128},
+        (Phase(20),),
+    ),
+    Recipe(
+        "cdcgan", 1, "cdcgan",
+        "conditional DCGAN: batch 64, two-time-scale Adam (2e-4 / 4e-4), beta_1 0.5, N(0, 0.02) init",
+        {"lr": 2e-4, "d_lr": 4e-4, "beta1": 0.5, "batch_size": 64, "initializer": "normal"},
+        (Phase(20),),
+    ),
+    Recipe(
+        "quadratic", 1, "quadratic",
+        "the 1-D toy: latent 5, Adam 1e-3, batch 128, 200 steps of fresh points per epoch",
+        {"latent_dim": 5, "lr": 1e-3, "batch_size": 128, "steps_per_epoch": 200},
+        (Phase(40),),
+    ),
+)}
+
+
+def recipe(name: str) -> Recipe:
+    """The recipe called ``name``; a one-line error listing the recipes otherwise."""
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise GantoolError(f"unknown `recipe` {name!r}; choose one of {', '.join(RECIPES)}") from None
+
+
+def recipe_for(arch: str | None, name: str | None) -> Recipe:
+    """The recipe to run: ``name``, else the arch's own (``default`` for the DCGAN)."""
+    if name is None:
+        return recipe("default" if arch in (None, "dcgan") else arch)
+    chosen = recipe(name)
+    if arch is not None and arch != chosen.arch:
+        raise GantoolError(f"recipe {name} trains --arch {chosen.arch}, not {arch}; drop `arch` or choose a "
+                           f"{arch} recipe ({', '.join(r.name for r in RECIPES.values() if r.arch == arch)})")
+    return chosen
+
+
+def identify(training: dict[str, Any]) -> str | None:
+    """The recipe a model's training record names, or whose schedule it followed (older records)."""
+    if training.get("recipe"):
+        return str(training["recipe"])
+    resumes = training.get("resumes") or []
+    for candidate in RECIPES.values():
+        if candidate.arch != training.get("arch") or len(candidate.phases) != len(resumes) + 1:
+            continue
+        configs = candidate.configs({"seed": training.get("seed", 0)})
+        final = configs[-1].to_dict()
+        if any(final[key] != training.get(key) for key in TrainConfig.RECIPE_CHANGES):
+            continue
+        if [r.get("after_epoch") for r in resumes] == [c.epochs for c in configs[:-1]]:
+            return candidate.name
+    return None
+
+
+def saved_recipe(out: str | Path) -> tuple[Recipe, dict[str, Any]]:
+    """The recipe and overrides the run in ``out`` was trained with, to continue it as it was.
+
+    A run trained before recipes existed continues as a one-phase recipe of its own settings.
+    """
+    from gantool.train.checkpoint import read_checkpoint_meta
+    from gantool.train.trainer import RunDir
+
+    _, saved = read_checkpoint_meta(RunDir(Path(out)).checkpoint)
+    if saved.recipe in RECIPES:
+        return RECIPES[saved.recipe], dict(saved.overrides)
+    settings = {key: value for key, value in saved.to_dict().items()
+                if key in OVERRIDABLE and key not in ("epochs", "lr_decay_start")}
+    own = Recipe(saved.recipe, saved.recipe_version, saved.arch, "the run's own settings", settings, (Phase(saved.epochs),))
+    return own, ({"lr_decay_start": saved.lr_decay_start} if saved.lr_decay_start else {})
+
+
+def run_recipe(chosen: Recipe, out: str | Path, overrides: dict[str, Any] | None = None, data: str | None = None,
+               resume: bool = False, log: Callable[[str], None] = print, stop_after: int | None = None):
+    """Train every phase of ``chosen`` into ``out``; with ``resume``, continue in whichever phase it stopped.
+
+    Every phase's settings are checked before anything is written, and so is the resumption:
+    a run already past the requested schedule, or trained with another recipe, is refused.
+
+    Returns:
+        the :class:`~gantool.train.trainer.RunDir` of the run.
+    """
+    from gantool.train.checkpoint import read_checkpoint_meta
+    from gantool.train.trainer import RunDir, train
+
+    configs = chosen.configs(overrides)
+    run = RunDir(Path(out))
+    done = 0
+    if resume and run.checkpoint.is_file():
+        done, saved = read_checkpoint_meta(run.checkpoint)
+        if saved.recipe and saved.recipe != chosen.name:
+            raise GantoolError(f"{run.root} was trained with recipe {saved.recipe}, not {chosen.name}; "
+                               f"resume it with recipe {saved.recipe}")
+        if done > configs[-1].epochs:
+            raise GantoolError(f"`epochs` {configs[-1].epochs} is below the {done} epochs {run.root} already holds; "
+                               f"ask for at least {done}")
+    if stop_after is not None and not 0 < stop_after <= configs[-1].epochs:
+        raise GantoolError(f"`stop_after` must be an epoch in [1, `epochs`={configs[-1].epochs}], got {stop_after}")
+    for index, config in enumerate(configs):
+        last = index == len(configs) - 1
+        if done >= config.epochs and not last:
+            continue  # this phase is complete
+        begin = configs[index - 1].epochs if index else 0
+        if len(configs) > 1:
+            span = f"epoch {config.epochs}" if begin + 1 == config.epochs else f"epochs {begin + 1}-{config.epochs}"
+            log(f"Recipe {chosen.name}, phase {index + 1} of {len(configs)}: {span}")
+        phase_stop = stop_after if stop_after is not None and stop_after <= config.epochs else None
+        run = train(config, run.root, data=data, resume=resume or index > 0 or done > 0, log=log, stop_after=phase_stop)
+        if phase_stop is not None:
+            break
+    return run
