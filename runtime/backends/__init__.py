@@ -10,9 +10,12 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gantool.errors import ModelFileError
-from gantool.runtime.backends.base import Backend
+
+if TYPE_CHECKING:  # base imports numpy; the table of file kinds must not (gantool --help reads it)
+    from gantool.runtime.backends.base import Backend
 
 
 @dataclasses.dataclass(frozen=True)
