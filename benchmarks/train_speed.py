@@ -88,7 +88,8 @@ def gantool_step(settings: dict, device):
 
     config = recipe("default").configs(settings)[-1]
     gan = build_gan(config, device)
-    step = gan.make_train_function()
+    gan.make_train_function()
+    step = gan.train_function
 
     def run(batch):
         step(iter([batch]))

@@ -41,7 +41,7 @@ def resolve_model_path(model: str | Path) -> Path:
     if not path.exists():
         raise ModelFileError(f"`model` {path} does not exist; {KERAS_SOURCE}")
     if path.suffix != ".keras":
-        raise ModelFileError(f"{path} is not a Keras model file (.keras); pass --model RUN_DIR/generator.keras")
+        raise ModelFileError(f"{path} is not a Keras model file (.keras); pass `model`: a run folder or its generator.keras")
     if not zipfile.is_zipfile(path):
         # Keras reports such a file as "File not found"; say what is wrong with it instead.
         raise ModelFileError(f"{path} is not a readable .keras archive (empty, truncated or another kind of file); "

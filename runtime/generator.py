@@ -26,7 +26,7 @@ def default_model_path(name: str = "bundled") -> Path:
     """The generator bundled with the runtime package (``name``: a key of :data:`BUNDLED`)."""
     path = Path(str(resources.files("gantool.runtime") / "assets" / BUNDLED[name]))
     if not path.exists():
-        raise ModelFileError(f"this gantool install has no {name} model; pass --model PATH")
+        raise ModelFileError(f"this gantool install has no {name} model; pass `model`: the path of an .onnx or .tflite file")
     return path
 
 

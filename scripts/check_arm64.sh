@@ -10,8 +10,9 @@
 #                  about six minutes), reused afterwards; logs go to ARM64_ROOT/opt/gantool-check/logs
 #     ARM64_SRC    the source tree to build the wheel from (default: this repository's working tree)
 #     ARM64_CORES  the emulated cores (default "cortex-a53 cortex-a72 cortex-a76")
-#     ARM64_FULL_CORE  the core that runs the full eval and bench (default cortex-a72, the Pi 4);
-#                  "all" runs them in full on every core (see the timings below)
+#     ARM64_FULL_CORE  the cores that run the full eval (n=1000) and bench: "all" (default) or one
+#                  core, e.g. cortex-a72 for a quicker check (the others then judge 100 digits and
+#                  bench batch 1 once); under emulation eval --count 1000 takes 3-6 minutes a core
 #
 # Per core, inside the root with QEMU_CPU set: the CPU is the one asked for (MIDR part number); the
 # bundled model reproduces tests/golden (float output within 1e-5 of expected.npy on latents.npy,
@@ -33,7 +34,7 @@ SRC=$(cd "${ARM64_SRC:-$REPO}" && pwd)
 ROOT=${ARM64_ROOT:-/var/tmp/gantool-arm64}
 ROOT=${ROOT%/}
 CORES=${ARM64_CORES:-cortex-a53 cortex-a72 cortex-a76}
-FULL_CORE=${ARM64_FULL_CORE:-cortex-a72}
+FULL_CORE=${ARM64_FULL_CORE:-all}
 [[ $FULL_CORE == all || " $CORES " == *" $FULL_CORE "* ]] || FULL_CORE=${CORES%% *}
 SUITE=bookworm
 MARKER=$ROOT/.gantool-arm64-root-complete

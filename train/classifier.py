@@ -211,12 +211,9 @@ def _name_outputs(proto) -> None:
         renames[output.name] = "logits" if width == 10 else "features"
     if sorted(renames.values()) != sorted((INPUT_NAME, *OUTPUT_NAMES)):
         raise GantoolError(f"unexpected classifier graph outputs: {[o.name for o in graph.output]}")
-    for node in graph.node:
-        node.input[:] = [renames.get(name, name) for name in node.input]
-        node.output[:] = [renames.get(name, name) for name in node.output]
-    for value in (*graph.input, *graph.output):
-        value.name = renames[value.name]
-        value.type.tensor_type.shape.dim[0].dim_param = "batch"
+    from gantool.export.onnx_graph import rename_io
+
+    rename_io(proto, renames)
 
 
 def export_classifier(trained: TrainedClassifier, out: Path, metadata: dict[str, str], x_check: np.ndarray) -> float:

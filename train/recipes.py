@@ -199,7 +199,7 @@ def recipe_for(arch: str | None, name: str | None) -> Recipe:
         return recipe("default" if arch in (None, "dcgan") else arch)
     chosen = recipe(name)
     if arch is not None and arch != chosen.arch:
-        raise GantoolError(f"recipe {name} trains --arch {chosen.arch}, not {arch}; drop `arch` or choose a "
+        raise GantoolError(f"recipe {name} trains `arch` {chosen.arch}, not {arch}; drop `arch` or choose a "
                            f"{arch} recipe ({', '.join(r.name for r in RECIPES.values() if r.arch == arch)})")
     return chosen
 
