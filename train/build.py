@@ -13,11 +13,12 @@ def build_gan(config: TrainConfig, device: Device | None = None):
     """
     import keras
 
-    from gantool.train.device import detect_device
+    from gantool.train.device import apply_determinism, detect_device
     from gantool.train.gan import GAN
     from gantool.train.models import build_discriminator, build_generator
 
     device = device or detect_device()
+    apply_determinism(device)
     keras.mixed_precision.set_global_policy(device.policy(config.mixed_precision))
     keras.utils.set_random_seed(config.seed)
     generator = build_generator(config.latent_dim, config.initializer, output_dtype="float32", arch=config.arch)

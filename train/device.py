@@ -50,3 +50,20 @@ def detect_device() -> Device:
 def gpu_paths(description: str = "CPU running the GPU code paths (XLA, float16, loss scaling)") -> Device:
     """The GPU's choices on whatever device TensorFlow has (for tests of those paths on a CPU)."""
     return Device(description, False, True, "mixed_float16", True, False)
+
+
+def apply_determinism(device: Device) -> None:
+    """Turn TensorFlow's op determinism on or off for ``device`` (process-wide).
+
+    Keras silently compiles without XLA while op determinism is on, so a device that wants
+    XLA turns it off again (a process that trained on the CPU path first, as the tests do).
+    """
+    import tensorflow as tf
+
+    if device.deterministic:
+        tf.config.experimental.enable_op_determinism()
+        return
+    from tensorflow.python.framework import config as tf_config  # the public API can only turn it on
+
+    if tf_config.is_op_determinism_enabled():
+        tf_config.disable_op_determinism()

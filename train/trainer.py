@@ -70,8 +70,6 @@ def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool 
     for folder in (run.root, run.samples, run.checkpoint.parent, run.epochs):
         folder.mkdir(parents=True, exist_ok=True)
 
-    import tensorflow as tf
-
     from gantool.train.build import build_gan
     from gantool.train.callbacks import epoch_callbacks
     from gantool.train.data import steps_per_epoch, training_dataset
@@ -79,8 +77,6 @@ def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool 
     from gantool.train.snapshot import float32_generator
 
     device = device or detect_device()
-    if device.deterministic:
-        tf.config.experimental.enable_op_determinism()
     source = f"{mnist.source} ({len(mnist.x_train)} images)" if mnist is not None else "points (x, x^2), fresh each epoch"
     log(f"Training {config.arch} on {device.description}; data {source}")
     gan = build_gan(config, device)
