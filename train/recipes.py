@@ -143,9 +143,9 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe(
         "default", 1, "dcgan",
         "the tutorial's generator with batch 64, two-time-scale Adam, N(0, 0.02) init, a weight average with "
-        "BatchNorm recalibration, and the class game with the sharper class reward, running class balance and "
-        "top-k from the first epoch; rates decay over the second half",
-        {**_CLASS_GAME, "aux_weight": 6.0, "aux_sharpen": "max", "aux_balance": "running", "top_k": 0.5},
+        "BatchNorm recalibration, and the class game (weight 3) with the sharper class reward and top-k from the "
+        "first epoch; rates decay over the second half",
+        {**_CLASS_GAME, "aux_weight": 3.0, "aux_sharpen": "max", "top_k": 0.5},
         (Phase(20, decay=0.5),),
     ),
     Recipe(
