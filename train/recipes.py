@@ -90,16 +90,15 @@ class Recipe:
         if len(self.phases) > 1 and (not isinstance(last_end, int) or last_end <= begin):
             raise GantoolError(f"`epochs` {last_end} does not reach past epoch {begin}, where recipe {self.name}'s "
                                f"last phase starts; give more epochs or another recipe")
+        recorded = dict(sorted({**overrides, **_given(last_end, decay_start, self)}.items()))
         configs, start = [], 0
         for index, phase in enumerate(self.phases):
-            end = last_end if index == len(self.phases) - 1 else phase.until
-            settings = {**self.settings, **phase.settings, **overrides}
-            decay = decay_start if index == len(self.phases) - 1 and decay_start is not None else \
-                decay_epoch(start, end, phase.decay)
+            last = index == len(self.phases) - 1
+            end = last_end if last else phase.until
+            decay = decay_start if last and decay_start is not None else decay_epoch(start, end, phase.decay)
             configs.append(TrainConfig(arch=self.arch, epochs=end, lr_decay_start=decay, recipe=self.name,
-                                       recipe_version=self.version, overrides=dict(sorted(
-                                           {**overrides, **_given(last_end, decay_start, self)}.items())),
-                                       **settings))
+                                       recipe_version=self.version, overrides=recorded,
+                                       **{**self.settings, **phase.settings, **overrides}))
             start = end
         return configs
 
