@@ -69,11 +69,20 @@ def test_decay_is_a_fraction_of_the_phase():
 
 
 def test_overrides_apply_to_every_phase_and_are_recorded():
-    first, second = recipe("bundled").configs({"seed": 4, "epochs": 45})
-    assert first.seed == second.seed == 4 and (first.epochs, second.epochs) == (40, 45)
-    assert second.overrides == {"epochs": 45, "seed": 4}
-    with pytest.raises(GantoolError, match="`epochs` 30 does not reach past epoch 40"):
-        recipe("bundled").configs({"epochs": 30})
+    first, second = recipe("bundled").configs({"seed": 4, "epochs": 98})
+    assert first.seed == second.seed == 4 and (first.epochs, second.epochs) == (80, 98)
+    assert (first.lr_decay_start, second.lr_decay_start) == (40, 80)
+    assert second.overrides == {"epochs": 98, "seed": 4}
+    with pytest.raises(GantoolError, match="`epochs` must be a positive whole number"):
+        recipe("bundled").configs({"epochs": 0})
+
+
+def test_epochs_keep_each_phases_share_and_drop_empty_phases():
+    two = two_phases()  # phases end at 2 and 3
+    assert [(c.epochs, c.aux_weight) for c in two.configs({"epochs": 6})] == [(4, 1.0), (6, 2.0)]
+    assert [(c.epochs, c.aux_weight) for c in two.configs({"epochs": 1})] == [(1, 1.0)]
+    assert [c.epochs for c in recipe("bundled").configs({"epochs": 6})] == [5, 6]
+    assert [c.epochs for c in recipe("bundled").configs({"epochs": 2})] == [2]
     with pytest.raises(GantoolError, match="no setting 'colour'"):
         recipe("default").configs({"colour": 1})
 

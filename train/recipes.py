@@ -76,31 +76,41 @@ class Recipe:
     def configs(self, overrides: dict[str, Any] | None = None) -> list[TrainConfig]:
         """One :class:`TrainConfig` per phase, each with ``epochs`` at that phase's end.
 
-        ``overrides`` (explicit settings, e.g. from flags) apply to every phase, except
-        ``epochs`` and ``lr_decay_start``, which set the last phase's end and decay start.
+        ``overrides`` (explicit settings, e.g. from flags) apply to every phase, except two:
+        ``epochs`` stretches or shrinks the whole schedule (every phase keeps its share of the
+        epochs, and a phase that would get none is left out, so ``epochs=1`` trains a one-epoch
+        version of any recipe), and ``lr_decay_start`` sets the last phase's decay start.
         """
         overrides = dict(overrides or {})
         unknown = sorted(set(overrides) - OVERRIDABLE)
         if unknown:
             raise GantoolError(f"a recipe has no setting {', '.join(map(repr, unknown))}; "
                                f"settings: {', '.join(sorted(OVERRIDABLE))}")
-        last_end = overrides.pop("epochs", self.epochs)
+        total = overrides.pop("epochs", self.epochs)
+        if not isinstance(total, int) or isinstance(total, bool) or total < 1:
+            raise GantoolError(f"`epochs` must be a positive whole number, got {total!r}")
         decay_start = overrides.pop("lr_decay_start", None)
-        begin = self.phases[-2].until if len(self.phases) > 1 else 0
-        if len(self.phases) > 1 and (not isinstance(last_end, int) or last_end <= begin):
-            raise GantoolError(f"`epochs` {last_end} does not reach past epoch {begin}, where recipe {self.name}'s "
-                               f"last phase starts; give more epochs or another recipe")
-        recorded = dict(sorted({**overrides, **_given(last_end, decay_start, self)}.items()))
+        recorded = dict(sorted({**overrides, **_given(total, decay_start, self)}.items()))
+        phases = self.scaled(total)
         configs, start = [], 0
-        for index, phase in enumerate(self.phases):
-            last = index == len(self.phases) - 1
-            end = last_end if last else phase.until
+        for index, (end, phase) in enumerate(phases):
+            last = index == len(phases) - 1
             decay = decay_start if last and decay_start is not None else decay_epoch(start, end, phase.decay)
             configs.append(TrainConfig(arch=self.arch, epochs=end, lr_decay_start=decay, recipe=self.name,
                                        recipe_version=self.version, overrides=recorded,
                                        **{**self.settings, **phase.settings, **overrides}))
             start = end
         return configs
+
+    def scaled(self, total: int) -> list[tuple[int, Phase]]:
+        """Each phase's last epoch when the whole schedule takes ``total`` epochs (empty phases left out)."""
+        ends = [round(phase.until * total / self.epochs) for phase in self.phases[:-1]] + [total]
+        kept, start = [], 0
+        for end, phase in zip(ends, self.phases, strict=True):
+            if end > start:
+                kept.append((end, phase))
+                start = end
+        return kept
 
     def help_line(self) -> str:
         figures = f" Reached: {self.measured[0].describe()}." if self.measured else ""
