@@ -141,6 +141,8 @@ def test_an_override_that_cannot_apply_changes_nothing(tmp_path):
         run_recipe(dataclasses.replace(two_phases(), phases=(Phase(1),)), run.root, resume=True, **quiet)
     with pytest.raises(GantoolError, match="trained with recipe two-phase, not default"):
         run_recipe(recipe("default"), run.root, {"epochs": 3}, resume=True, **quiet)
+    with pytest.raises(GantoolError, match="phases ending at 2, 3; `epochs` 6 would end them at 4, 6"):
+        run_recipe(two_phases(), run.root, {"epochs": 6}, resume=True, **quiet)  # phase 1 is finished at 2
     assert snapshot(run.root) == before
 
 

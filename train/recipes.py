@@ -247,6 +247,18 @@ def saved_recipe(out: str | Path) -> tuple[Recipe, dict[str, Any]]:
     return own, ({"lr_decay_start": saved.lr_decay_start} if saved.lr_decay_start else {})
 
 
+def _check_phases_kept(chosen: Recipe, earlier: dict[str, Any], configs: list[TrainConfig], done: int,
+                       root: Path) -> None:
+    """Refuse a resumption whose ``epochs`` would move the end of a phase the run has already finished."""
+    before = [config.epochs for config in chosen.configs(earlier)]
+    after = [config.epochs for config in configs]
+    finished = [end for end in before[:-1] if end <= done]
+    if after[:len(finished)] != finished or len(after) <= len(finished):
+        raise GantoolError(f"{root} has trained {done} epochs of recipe {chosen.name} with phases ending at "
+                           f"{', '.join(map(str, before))}; `epochs` {after[-1]} would end them at "
+                           f"{', '.join(map(str, after))}; resume it without `epochs`, or start a new run")
+
+
 def run_recipe(chosen: Recipe, out: str | Path, overrides: dict[str, Any] | None = None, data: str | None = None,
                resume: bool = False, log: Callable[[str], None] = print, stop_after: int | None = None):
     """Train every phase of ``chosen`` into ``out``; with ``resume``, continue in whichever phase it stopped.
@@ -271,6 +283,8 @@ def run_recipe(chosen: Recipe, out: str | Path, overrides: dict[str, Any] | None
         if done > configs[-1].epochs:
             raise GantoolError(f"`epochs` {configs[-1].epochs} is below the {done} epochs {run.root} already holds; "
                                f"ask for at least {done}")
+        if saved.recipe == chosen.name and saved.recipe_version == chosen.version:
+            _check_phases_kept(chosen, saved.overrides, configs, done, run.root)
     if stop_after is not None and not 0 < stop_after <= configs[-1].epochs:
         raise GantoolError(f"`stop_after` must be an epoch in [1, `epochs`={configs[-1].epochs}], got {stop_after}")
     for index, config in enumerate(configs):
