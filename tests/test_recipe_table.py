@@ -73,7 +73,7 @@ def test_overrides_apply_to_every_phase_and_are_recorded():
     assert first.seed == second.seed == 4 and (first.epochs, second.epochs) == (80, 98)
     assert (first.lr_decay_start, second.lr_decay_start) == (40, 80)
     assert second.overrides == {"epochs": 98, "seed": 4}
-    with pytest.raises(GantoolError, match="`epochs` must be a positive whole number"):
+    with pytest.raises(GantoolError, match="`epochs` must be a positive integer"):
         recipe("bundled").configs({"epochs": 0})
 
 

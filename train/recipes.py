@@ -88,7 +88,7 @@ class Recipe:
                                f"settings: {', '.join(sorted(OVERRIDABLE))}")
         total = overrides.pop("epochs", self.epochs)
         if not isinstance(total, int) or isinstance(total, bool) or total < 1:
-            raise GantoolError(f"`epochs` must be a positive whole number, got {total!r}")
+            raise GantoolError(f"`epochs` must be a positive integer, got {total!r}")
         decay_start = overrides.pop("lr_decay_start", None)
         recorded = dict(sorted({**overrides, **_given(total, decay_start, self)}.items()))
         phases = self.scaled(total)
