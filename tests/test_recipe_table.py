@@ -94,7 +94,7 @@ def test_cli_trains_a_recipe_and_records_it(tmp_path, name):
     assert result.exit_code == 0, result.output
     saved = json.loads((out / "config.json").read_text())
     training = saved["contract"]["training"]
-    assert training["recipe"] == (name or "default") and training["recipe_version"] == 1
+    assert training["recipe"] == (name or "default") and training["recipe_version"] == recipe(name or "default").version
     assert training["overrides"] == {"batch_size": 32, "epochs": 1, "seed": 7, "steps_per_epoch": 2}
     assert (out / "generator.keras").is_file()
     expected = recipe(name or "default").settings

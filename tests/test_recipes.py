@@ -201,3 +201,36 @@ def test_aux_sharpen_max_pushes_an_even_blend_towards_a_class():
         TrainConfig(epochs=1, aux_sharpen="max")
     with pytest.raises(GantoolError, match="`aux_sharpen` must be one of"):
         TrainConfig(epochs=1, aux_weight=1.0, aux_sharpen="min")
+
+
+def test_aux_sharpen_code_asks_each_latent_for_the_digit_it_names():
+    """The class reward of "code" is the cross-entropy to argmax(z[:10]): an even blend of digits 0
+    and 1 is pushed towards whichever the latent names, whatever the head currently prefers."""
+    import numpy as np
+    import tensorflow as tf
+
+    from gantool.train.build import build_gan
+
+    gan = build_gan(TrainConfig(epochs=1, aux_weight=1.0, aux_sharpen="code"))
+    z = np.random.default_rng(0).normal(size=(4, gan.latent_dim)).astype(np.float32)
+    z[:, :10] = -5.0
+    named = np.array([1, 1, 7, 7])
+    z[np.arange(4), named] = 5.0
+    np.testing.assert_array_equal(gan.latent_class(tf.constant(z)).numpy(), named)
+    blend = np.full((4, 10), -20.0, dtype=np.float32)
+    blend[:, :2] = 20.0
+    blend[:, 0] += 1e-3  # the head leans to 0, the latents name 1 and 7
+    logits = tf.Variable(blend)
+    with tf.GradientTape() as tape:
+        uncertainty = gan._uncertainty(logits, tf.constant(z))
+    slope = tape.gradient(uncertainty, logits).numpy()
+    # Descending the term raises each latent's named digit and lowers the rest.
+    assert np.all(slope[np.arange(4), named] < 0)
+    others = np.ones_like(slope, dtype=bool)
+    others[np.arange(4), named] = False
+    assert np.all(slope[others] >= 0)
+    assert float(uncertainty) > 10  # digits 7 have almost no probability under the head
+    with pytest.raises(GantoolError, match="`latent_dim` 8 is too short"):
+        TrainConfig(epochs=1, aux_weight=1.0, aux_sharpen="code", latent_dim=8)
+    with pytest.raises(GantoolError, match="`aux_sharpen` needs `aux_weight`"):
+        TrainConfig(epochs=1, aux_sharpen="code")

@@ -11,7 +11,7 @@ from gantool.errors import CheckpointError, GantoolError
 
 # The class task's named choices, the default first: how it keeps classes balanced
 # (TrainConfig.aux_balance) and what the generator's class reward makes certain (aux_sharpen).
-AUX_CHOICES = {"aux_balance": ("batch", "running"), "aux_sharpen": ("entropy", "max")}
+AUX_CHOICES = {"aux_balance": ("batch", "running"), "aux_sharpen": ("entropy", "max", "code")}
 
 
 class Initializer(str, enum.Enum):
@@ -65,7 +65,11 @@ class TrainConfig:
             ``"entropy"`` (CatGAN's): the entropy of the head's prediction, whose gradient
             vanishes on an even blend of two digits (a saddle point: neither class is preferred).
             ``"max"``: minus the log-probability of the most likely class (a pseudo-label's
-            cross-entropy), which pushes a blend towards whichever class leads.
+            cross-entropy), which pushes a blend towards whichever class leads. ``"code"``: the
+            cross-entropy to the class the latent itself names, the argmax of its first 10
+            components (uniform over the digits by construction, like the conditional GAN's
+            labels): each latent gets one definite digit to draw, so certainty and balance are
+            asked of every sample rather than found by the generator.
         top_k: fraction of each batch of generated digits whose adversarial loss trains the
             generator: the ones the discriminator rates most real (Sinha et al. 2020, "Top-k
             Training of GANs"). Late in training the worst-rated fakes' gradients point the
@@ -147,6 +151,9 @@ class TrainConfig:
                 raise GantoolError(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
             if value != choices[0] and not self.aux_weight:
                 raise GantoolError(f"{flag} needs `aux_weight` > 0 (it is part of the class task)")
+        if self.aux_sharpen == "code" and self.latent_dim < 10:
+            raise GantoolError(f"`aux_sharpen` code reads the class from the latent's first 10 components; "
+                               f"`latent_dim` {self.latent_dim} is too short")
         if self.aux_fake_weight and not self.aux_weight:
             raise GantoolError("`aux_fake_weight` needs `aux_weight` > 0 (it trains the discriminator's class head)")
         if self.aux_weight and (spec.dataset != "mnist" or spec.num_classes):

@@ -32,7 +32,8 @@ class GAN(keras.Model):
         self.aux_balance = aux_balance
         self.class_share = (keras.Variable([0.1] * 10, trainable=False, name="class_share")
                             if aux_weight and aux_balance == "running" else None)
-        # aux_sharpen "max": the generator's certainty term is -log(max class probability) (TrainConfig.aux_sharpen).
+        # aux_sharpen "max": the generator's certainty term is -log(max class probability); "code": the
+        # cross-entropy to the class its latent names (TrainConfig.aux_sharpen).
         self.aux_sharpen = aux_sharpen
         # num_classes > 0: a conditional GAN; batches are (samples, labels), fakes get uniform labels.
         self.num_classes = num_classes
@@ -93,13 +94,22 @@ class GAN(keras.Model):
         probs = tf.nn.softmax(class_logits)
         return -tf.reduce_mean(tf.reduce_sum(probs * tf.math.log(probs + 1e-8), axis=1))
 
-    def _uncertainty(self, class_logits):
-        """Mean per-sample uncertainty the generator minimizes: entropy, or -log of the top probability."""
+    @staticmethod
+    def latent_class(z):
+        """The digit a latent names under ``aux_sharpen="code"``: the argmax of its first 10 components."""
+        return tf.argmax(z[:, :10], axis=1, output_type=tf.int32)
+
+    def _uncertainty(self, class_logits, z=None):
+        """Mean per-sample uncertainty the generator minimizes: entropy, -log of the top probability,
+        or the cross-entropy to the class the latent ``z`` names."""
+        if self.aux_sharpen == "code":
+            return tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(
+                self.latent_class(z), class_logits, from_logits=True))
         if self.aux_sharpen == "max":
             return -tf.reduce_mean(tf.reduce_max(tf.nn.log_softmax(class_logits), axis=1))
         return self._mean_entropy(class_logits)
 
-    def _class_reward(self, class_logits):
+    def _class_reward(self, class_logits, z):
         """CatGAN's generator term: mean per-sample uncertainty minus a class-balance term.
 
         ``aux_balance="batch"``: the entropy of the batch's mean prediction. ``"running"``: the
@@ -109,7 +119,7 @@ class GAN(keras.Model):
         this batch's (decay :data:`SHARE_DECAY`).
         """
         probs = tf.nn.softmax(class_logits)
-        per_sample = self._uncertainty(class_logits)
+        per_sample = self._uncertainty(class_logits, z)
         mean = tf.reduce_mean(probs, axis=0)
         if self.aux_balance == "running":
             shares = tf.convert_to_tensor(self.class_share)
@@ -134,7 +144,7 @@ class GAN(keras.Model):
             terms["fake_uncertainty"] = -self.aux_fake_weight * self._mean_entropy(fake_classes)
         return terms
 
-    def generator_terms(self, fooled_logits, fake_classes):
+    def generator_terms(self, fooled_logits, fake_classes, z=None):
         """The generator's loss, term by term.
 
         - ``adversarial``: BCE of the (top-k best rated) fakes against 1;
@@ -143,7 +153,7 @@ class GAN(keras.Model):
         judged = self._best_rated(fooled_logits)
         terms = {"adversarial": self.bce(tf.ones_like(judged), judged)}
         if self.aux_weight:
-            terms["class_reward"] = self.aux_weight * self._class_reward(fake_classes)
+            terms["class_reward"] = self.aux_weight * self._class_reward(fake_classes, z)
         return terms
 
     def train_step(self, data):
@@ -172,8 +182,10 @@ class GAN(keras.Model):
 
         wanted = self._fake_labels(batch) if self.num_classes else None
         with tf.GradientTape() as tape:
-            fooled_logits, fake_classes = self._judge(self._generate(batch, wanted), wanted)
-            g_loss = sum_terms(self.generator_terms(fooled_logits, fake_classes))
+            z = self._noise(batch)
+            fake = self.generator([z, wanted] if self.num_classes else z, training=True)
+            fooled_logits, fake_classes = self._judge(fake, wanted)
+            g_loss = sum_terms(self.generator_terms(fooled_logits, fake_classes, z))
             scaled = self.g_optimizer.scale_loss(g_loss)
         grads = tape.gradient(scaled, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables, strict=False))

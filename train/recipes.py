@@ -150,11 +150,11 @@ _CLASS_GAME = {"batch_size": 64, "lr": 2e-4, "d_lr": 4e-4, "beta1": 0.5, "initia
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe(
-        "default", 1, "dcgan",
+        "default", 2, "dcgan",
         "the tutorial's generator with batch 64, two-time-scale Adam, N(0, 0.02) init, a weight average with "
-        "BatchNorm recalibration, and the class game (weight 3) with the sharper class reward and top-k from the "
-        "first epoch; rates decay over the second half",
-        {**_CLASS_GAME, "aux_weight": 3.0, "aux_sharpen": "max", "top_k": 0.5},
+        "BatchNorm recalibration, and the class game (weight 3) in which each latent names the digit to draw, "
+        "with top-k from the first epoch; rates decay over the second half",
+        {**_CLASS_GAME, "aux_weight": 3.0, "aux_sharpen": "code", "top_k": 0.5},
         (Phase(20, decay=0.5),),
     ),
     Recipe(
