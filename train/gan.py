@@ -109,7 +109,7 @@ class GAN(keras.Model):
             return -tf.reduce_mean(tf.reduce_max(tf.nn.log_softmax(class_logits), axis=1))
         return self._mean_entropy(class_logits)
 
-    def _class_reward(self, class_logits, z):
+    def _class_reward(self, class_logits, z=None):
         """CatGAN's generator term: mean per-sample uncertainty minus a class-balance term.
 
         ``aux_balance="batch"``: the entropy of the batch's mean prediction. ``"running"``: the
