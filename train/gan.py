@@ -71,8 +71,9 @@ class GAN(keras.Model):
         return keras.random.randint((batch,), 0, self.num_classes, seed=self.noise_seed, dtype="int32")
 
     def _generate(self, batch, labels, training=True):
+        """(latents, fakes): the latents too, for the class reward that reads them (aux_sharpen="code")."""
         z = self._noise(batch)
-        return self.generator([z, labels] if self.num_classes else z, training=training)
+        return z, self.generator([z, labels] if self.num_classes else z, training=training)
 
     def _judge(self, samples, labels):
         """(real/fake logits, class logits or None) of the discriminator."""
@@ -170,7 +171,7 @@ class GAN(keras.Model):
         for _ in range(self.d_steps):
             fake_labels = self._fake_labels(batch) if self.num_classes else None
             with tf.GradientTape() as tape:
-                fake_images = self._generate(batch, fake_labels)
+                _, fake_images = self._generate(batch, fake_labels)
                 real_logits, real_classes = self._judge(real_images, judge_labels)
                 fake_logits, fake_classes = self._judge(fake_images, fake_labels)
                 terms = self.discriminator_terms(real_target, real_logits, fake_logits, real_labels, real_classes,
@@ -182,8 +183,7 @@ class GAN(keras.Model):
 
         wanted = self._fake_labels(batch) if self.num_classes else None
         with tf.GradientTape() as tape:
-            z = self._noise(batch)
-            fake = self.generator([z, wanted] if self.num_classes else z, training=True)
+            z, fake = self._generate(batch, wanted)
             fooled_logits, fake_classes = self._judge(fake, wanted)
             g_loss = sum_terms(self.generator_terms(fooled_logits, fake_classes, z))
             scaled = self.g_optimizer.scale_loss(g_loss)
