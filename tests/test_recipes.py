@@ -234,3 +234,25 @@ def test_aux_sharpen_code_asks_each_latent_for_the_digit_it_names():
         TrainConfig(epochs=1, aux_weight=1.0, aux_sharpen="code", latent_dim=8)
     with pytest.raises(GantoolError, match="`aux_sharpen` needs `aux_weight`"):
         TrainConfig(epochs=1, aux_sharpen="code")
+
+
+def test_code_gain_scales_the_first_layer_on_the_code_and_nothing_else():
+    """code_gain multiplies the first Dense layer's rows for z[:10] at initialization; every other
+    weight is the initializer's, drawn from the same seed."""
+    import numpy as np
+
+    from gantool.train.build import build_gan
+
+    for arch, layer in (("dcgan", "project"), ("mlp", "dense256")):
+        plain, gained = (build_gan(TrainConfig(epochs=1, arch=arch, code_gain=gain)).generator for gain in (1.0, 3.0))
+        before, after = plain.get_layer(layer).kernel.numpy(), gained.get_layer(layer).kernel.numpy()
+        np.testing.assert_allclose(after[:10], 3.0 * before[:10], rtol=1e-6)
+        np.testing.assert_array_equal(after[10:], before[10:])
+        for a, b in zip(plain.weights, gained.weights, strict=True):
+            if a.path != plain.get_layer(layer).kernel.path:
+                np.testing.assert_array_equal(a.numpy(), b.numpy())
+    for bad, message in (({"code_gain": 0.0}, r"`code_gain` must be in \(0, 10\]"),
+                         ({"code_gain": 2.0, "latent_dim": 8}, "`latent_dim` 8 is too short"),
+                         ({"code_gain": 2.0, "arch": "cdcgan"}, "needs an unconditional MNIST arch")):
+        with pytest.raises(GantoolError, match=message):
+            TrainConfig(epochs=1, **bad)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gantool.errors import GantoolError
 from gantool.train.config import TrainConfig
 from gantool.train.device import Device
 
@@ -22,6 +23,8 @@ def build_gan(config: TrainConfig, device: Device | None = None):
     keras.mixed_precision.set_global_policy(device.policy(config.mixed_precision))
     keras.utils.set_random_seed(config.seed)
     generator = build_generator(config.latent_dim, config.initializer, output_dtype="float32", arch=config.arch)
+    if config.code_gain != 1:
+        emphasize_code(generator, config.code_gain)
     discriminator = build_discriminator(initializer=config.initializer, output_dtype="float32", arch=config.arch,
                                         aux_classes=10 if config.aux_weight else 0)
     gan = GAN(generator, discriminator, config.latent_dim, config.seed, config.label_smoothing, config.ema_decay,
@@ -39,6 +42,20 @@ def build_gan(config: TrainConfig, device: Device | None = None):
     gan.d_optimizer.build(discriminator.trainable_variables)
     gan.g_optimizer.build(generator.trainable_variables)
     return gan
+
+
+def emphasize_code(generator, gain: float, code_size: int = 10) -> None:
+    """Multiply the weights of ``generator``'s first Dense layer on the latent's first ``code_size``
+    components by ``gain`` (``TrainConfig.code_gain``)."""
+    import keras
+
+    first = next((layer for layer in generator.layers if isinstance(layer, keras.layers.Dense)), None)
+    if first is None or first.kernel.shape[0] != generator.inputs[0].shape[-1]:
+        raise GantoolError(f"`code_gain` needs a generator whose first layer is a Dense layer on the latent; "
+                           f"{generator.name} has none")
+    kernel = first.kernel.numpy()
+    kernel[:code_size] *= gain
+    first.kernel.assign(kernel)
 
 
 def set_learning_rates(gan, config: TrainConfig, epoch: int) -> None:
