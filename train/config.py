@@ -266,5 +266,6 @@ class TrainConfig:
             if getattr(self, field.name) != getattr(saved, field.name):
                 raise CheckpointError(
                     f"cannot resume: `{field.name}` is {getattr(self, field.name)!r} "
-                    f"but the checkpoint was trained with {getattr(saved, field.name)!r}"
+                    f"but the checkpoint was trained with {getattr(saved, field.name)!r}; resume with "
+                    f"`{field.name}` {getattr(saved, field.name)!r}, or start a new run"
                 )

@@ -235,13 +235,15 @@ def identify(training: dict[str, Any]) -> str | None:
 def saved_recipe(out: str | Path) -> tuple[Recipe, dict[str, Any]]:
     """The recipe and overrides the run in ``out`` was trained with, to continue it as it was.
 
-    A run trained before recipes existed continues as a one-phase recipe of its own settings.
+    A run trained before recipes existed, or with an earlier version of its recipe than the table's,
+    continues as a one-phase recipe of its own settings: a newer version's schedule is never
+    swapped into a run half-way.
     """
     from gantool.train.checkpoint import read_checkpoint_meta
     from gantool.train.trainer import RunDir
 
     _, saved = read_checkpoint_meta(RunDir(Path(out)).checkpoint)
-    if saved.recipe in RECIPES:
+    if saved.recipe in RECIPES and RECIPES[saved.recipe].version == saved.recipe_version:
         return RECIPES[saved.recipe], dict(saved.overrides)
     settings = {key: value for key, value in saved.to_dict().items()
                 if key in OVERRIDABLE and key not in ("epochs", "lr_decay_start")}
