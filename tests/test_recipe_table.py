@@ -165,12 +165,13 @@ def test_resume_keeps_the_version_of_the_recipe_a_run_was_started_with(tmp_path,
     out = tmp_path / "run"
     assert invoke("train", "--data", FIXTURE_NPZ, "--out", out, *SMALL, "--stop-after", "1", "--epochs", "2").exit_code == 0
     started = json.loads((out / "config.json").read_text())["training"]
+    gain = started["code_gain"]
     newer = dataclasses.replace(RECIPES["default"], version=RECIPES["default"].version + 1,
-                                settings={**RECIPES["default"].settings, "code_gain": 2.0, "top_k": 0.25})
+                                settings={**RECIPES["default"].settings, "code_gain": gain / 2, "top_k": 0.25})
     monkeypatch.setitem(recipes.RECIPES, "default", newer)
     chosen, earlier = recipes.saved_recipe(out)
     assert chosen.version == started["recipe_version"] and chosen.settings["top_k"] == started["top_k"]
     result = invoke("train", "--data", FIXTURE_NPZ, "--out", out, "--resume")
     assert result.exit_code == 0, result.output
     resumed = json.loads((out / "config.json").read_text())["training"]
-    assert (resumed["epochs"], resumed["code_gain"], resumed["top_k"]) == (2, 1.0, started["top_k"])
+    assert (resumed["epochs"], resumed["code_gain"], resumed["top_k"]) == (2, gain, started["top_k"])
