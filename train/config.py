@@ -73,11 +73,10 @@ class TrainConfig:
         code_gain: the generator's first-layer weights on the latent's first 10 components (the
             code ``aux_sharpen="code"`` reads the digit from) are multiplied by this at
             initialization. In dcgan that layer is followed by BatchNorm, so only the code's share of each
-            unit's input variance counts: a tenth at 1, half at 3, 74% at 5. Training grows that
-            share on its own all run long (the code rows' norm reaches 3.6x the others' by epoch 20
-            of ``default`` v2), and two latents either side of a boundary between digits must
-            draw different digits, so a steeper start draws fewer blends sooner. 1: the
-            initializer's own weights.
+            unit's input variance counts: a tenth at 1, half at 3, 74% at 5. Two latents either
+            side of a boundary between digits must draw different digits, and training grows
+            the code's share on its own only slowly, so a steeper start draws fewer blends sooner
+            (docs/recipes.md). 1: the initializer's own weights.
         top_k: fraction of each batch of generated digits whose adversarial loss trains the
             generator: the ones the discriminator rates most real (Sinha et al. 2020, "Top-k
             Training of GANs"). Late in training the worst-rated fakes' gradients point the
@@ -160,20 +159,17 @@ class TrainConfig:
                 raise GantoolError(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
             if value != choices[0] and not self.aux_weight:
                 raise GantoolError(f"{flag} needs `aux_weight` > 0 (it is part of the class task)")
-        if self.aux_sharpen == "code" and self.latent_dim < 10:
-            raise GantoolError(f"`aux_sharpen` code reads the class from the latent's first 10 components; "
-                               f"`latent_dim` {self.latent_dim} is too short")
         if not 0 < self.code_gain <= 10:
             raise GantoolError(f"`code_gain` must be in (0, 10], got {self.code_gain}")
-        if self.code_gain != 1 and self.latent_dim < 10:
-            raise GantoolError(f"`code_gain` scales the first layer's weights on the latent's first 10 components; "
-                               f"`latent_dim` {self.latent_dim} is too short")
-        if self.code_gain != 1 and (spec.dataset != "mnist" or spec.num_classes):
-            raise GantoolError(f"`code_gain` needs an unconditional MNIST arch (dcgan, mlp), not {self.arch}")
+        for name, reads_code in (("aux_sharpen", self.aux_sharpen == "code"), ("code_gain", self.code_gain != 1)):
+            if reads_code and self.latent_dim < 10:
+                raise GantoolError(f"`{name}` reads the digit from the latent's first 10 components; "
+                                   f"`latent_dim` {self.latent_dim} is too short")
         if self.aux_fake_weight and not self.aux_weight:
             raise GantoolError("`aux_fake_weight` needs `aux_weight` > 0 (it trains the discriminator's class head)")
-        if self.aux_weight and (spec.dataset != "mnist" or spec.num_classes):
-            raise GantoolError(f"`aux_weight` needs an unconditional MNIST arch (dcgan, mlp), not {self.arch}")
+        for name, used in (("aux_weight", self.aux_weight), ("code_gain", self.code_gain != 1)):
+            if used and (spec.dataset != "mnist" or spec.num_classes):
+                raise GantoolError(f"`{name}` needs an unconditional MNIST arch (dcgan, mlp), not {self.arch}")
         object.__setattr__(self, "initializer", Initializer(self.initializer))
 
     @classmethod
