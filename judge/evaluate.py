@@ -167,6 +167,7 @@ class EvalReport:
         floor_source: where the floor came from (shipped table, or computed from the given real digits).
         seconds: wall time of the evaluation.
         classifier: the classifier's accuracy and file hash.
+        asked: for a generator told which digit to draw, how it was told (:data:`ASKED`), else "".
     """
 
     source: str
@@ -177,6 +178,7 @@ class EvalReport:
     floor_source: str
     seconds: float
     classifier: dict[str, Any]
+    asked: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -280,9 +282,28 @@ def evaluate_generator(generator, count: int = DEFAULT_COUNT, seed: int = 0, rea
     value_range = generator.contract.value_range
     batches = (to_classifier_input(b, value_range) for b in generator.iter_batches(count, seed, batch_size=BATCH))
     logits, features, sheet = _collect(batches, classifier, count, per_class)
-    # A conditional generator is sampled with the convention's labels: each digit count/10 times.
-    labels = generator.contract.default_labels(count)
-    return _report(str(generator.path), seed, logits, features, classifier, reference, real, started, labels), sheet
+    labels, asked = asked_digits(generator.contract, count, seed)
+    report = _report(str(generator.path), seed, logits, features, classifier, reference, real, started, labels)
+    return dataclasses.replace(report, asked=asked), sheet
+
+
+# How a generator was told the digit to draw, as eval reports it.
+ASKED = {"labels": "the requested digit (labels 0..9 in turn)", "code": "the digit each latent names (its digit code)"}
+
+
+def asked_digits(contract, count: int, seed: int) -> tuple[np.ndarray | None, str]:
+    """The digit each of ``count`` samples (latent convention, ``seed``) was asked to be, and how it was asked.
+
+    A conditional generator is sampled with the convention's labels (each digit count/10 times);
+    a generator with a digit code draws the argmax of each latent's code; any other: (None, "").
+    """
+    if contract.conditional:
+        return contract.default_labels(count), ASKED["labels"]
+    if contract.digit_code:
+        from gantool.runtime.contract import latents
+
+        return np.argmax(latents(count, contract.latent_dim, seed)[:, :contract.digit_code], axis=1), ASKED["code"]
+    return None, ""
 
 
 def evaluate_real(images: np.ndarray, source: str, real: RealDigits | None = None,

@@ -46,8 +46,8 @@ def format_table(report: EvalReport) -> str:
     lines.append("class shares  " + " ".join(f"{d}:{s:.3f}" for d, s in enumerate(report.model.class_shares)))
     lines.append("floor shares  " + " ".join(f"{d}:{s:.3f}" for d, s in enumerate(report.floor.class_shares)))
     if report.model.class_accuracy is not None:
-        lines.append(f"conditional: the classifier agrees with the requested digit on {report.model.class_accuracy:.4f} "
-                     "of samples (labels 0..9 in turn)")
+        lines.append(f"the classifier agrees with {report.asked or 'the requested digit'} on "
+                     f"{report.model.class_accuracy:.4f} of samples")
         lines.append("per digit     " + " ".join(f"{d}:{a:.3f}" for d, a in enumerate(report.model.per_class_accuracy)))
     accuracy = report.classifier.get("accuracy")
     judge = f"classifier test accuracy {accuracy:.4f}; " if isinstance(accuracy, float) else ""

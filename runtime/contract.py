@@ -67,6 +67,20 @@ def latents(count: int, latent_dim: int, seed: int) -> np.ndarray:
     return rng.standard_normal((count, latent_dim), dtype=np.float32)
 
 
+def name_digit(z: np.ndarray, digit: int, code_size: int) -> np.ndarray:
+    """``z`` with each row's first ``code_size`` components permuted so that their argmax is ``digit``.
+
+    The largest code component swaps places with component ``digit`` (rows that already name it
+    stay as they are). Swapping is a permutation of i.i.d. normals, so the result is distributed
+    exactly as latents of the convention that happen to name ``digit``.
+    """
+    z = np.array(z, dtype=np.float32, copy=True)
+    rows = np.arange(len(z))
+    top = np.argmax(z[:, :code_size], axis=1)
+    z[rows, top], z[rows, digit] = z[rows, digit], z[rows, top]
+    return z
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelContract:
     """What a generator file takes and gives.
@@ -95,6 +109,10 @@ class ModelContract:
             ``label_name`` input of shape ``(batch,)``; 0 for an unconditional one.
         label_name: name of the class-label input of a conditional generator.
         dataset: what the model was trained on (``mnist``, ``quadratic``...).
+        digit_code: for an unconditional generator trained to draw the digit its latent names
+            (``gantool train``'s ``aux_sharpen="code"``), how many leading latent components
+            name it (their argmax): ``gantool sample --digit`` then sets the latent instead of
+            filtering (:func:`name_digit`). 0: the latent names no digit.
         float_ops: operator types a quantized export left in float (e.g. ``FULLY_CONNECTED``);
             empty when every quantizable operator was quantized.
     """
@@ -116,6 +134,7 @@ class ModelContract:
     label_name: str = "label"
     dataset: str = "mnist"
     float_ops: tuple[str, ...] = ()
+    digit_code: int = 0
     contract_version: int = CONTRACT_VERSION
 
     def __post_init__(self) -> None:
@@ -125,6 +144,10 @@ class ModelContract:
             raise ContractError(f"output_kind must be one of {sorted(OUTPUT_KINDS)}, got {self.output_kind!r}")
         if not isinstance(self.num_classes, int) or self.num_classes < 0:
             raise ContractError(f"num_classes must be a non-negative integer, got {self.num_classes!r}")
+        if not isinstance(self.digit_code, int) or not 0 <= self.digit_code <= self.latent_dim or (
+                self.digit_code and self.conditional):
+            raise ContractError(f"digit_code must be 0 or, for an unconditional generator, a count of latent "
+                                f"components up to latent_dim {self.latent_dim}; got {self.digit_code!r}")
         shape = tuple(self.output_shape)
         if len(shape) != OUTPUT_KINDS[self.output_kind] or not all(isinstance(d, int) and d > 0 for d in shape):
             raise ContractError(f"output_shape of an {self.output_kind} model must have "

@@ -42,6 +42,9 @@ def describe_fields(generator, recipe: str | None = None) -> list[tuple[str, str
     fields.append(("latents", contract.latent_convention))
     if contract.conditional:
         fields.append(("labels", "default: numpy.arange(count) % num_classes; gantool sample --digit D / --digits 0-9"))
+    if contract.digit_code:
+        fields.append(("digit", f"the argmax of z[:, :{contract.digit_code}] names the digit drawn; "
+                                "gantool sample --digit D / --digits 0-9 sets it"))
     fields.append(("gantool", contract.gantool_version))
     if recipe:
         fields.append(("recipe", f"{recipe} (gantool train --recipe {recipe})"))

@@ -22,6 +22,14 @@ DEFAULT_MODEL_NAME = "default.onnx"
 BUNDLED = {"bundled": DEFAULT_MODEL_NAME, "bundled-int8": "default_int8.onnx"}
 
 
+def check_in_memory(count: int) -> None:
+    """Refuse to hold more than :data:`MAX_IN_MEMORY_COUNT` samples in memory at once."""
+    if count > MAX_IN_MEMORY_COUNT:
+        raise GantoolError(
+            f"`count` {count} exceeds {MAX_IN_MEMORY_COUNT} images in memory; sample in several runs with different seeds"
+        )
+
+
 def default_model_path(name: str = "bundled") -> Path:
     """The generator bundled with the runtime package (``name``: a key of :data:`BUNDLED`)."""
     path = Path(str(resources.files("gantool.runtime") / "assets" / BUNDLED[name]))
@@ -161,10 +169,7 @@ class Generator:
     def sample(self, count: int = 64, seed: int = 0, batch_size: int = DEFAULT_BATCH,
                labels: np.ndarray | int | None = None) -> np.ndarray:
         """Generate ``count`` images for ``seed`` as uint8 ``(count, height, width, channels)``."""
-        if count > MAX_IN_MEMORY_COUNT:
-            raise GantoolError(
-                f"`count` {count} exceeds {MAX_IN_MEMORY_COUNT} images in memory; sample in several runs with different seeds"
-            )
+        check_in_memory(count)
         out = np.empty((count, *self.contract.image_shape), dtype=np.uint8) if count > 0 else None
         start = 0
         for batch in self.iter_batches(count, seed, batch_size, labels):

@@ -4,7 +4,10 @@
 - A conditional model (contract ``num_classes`` > 0) draws the digits asked for:
   ``digit=7`` gives ``count`` sevens, ``digits=[0..9]`` one row of ``per_row``
   samples per digit (latents of the convention, labels set accordingly).
-- An unconditional model asked for digits *filters*: it draws samples of the
+- An unconditional model whose latent names its digit (contract ``digit_code``: the
+  default recipe's) draws latents of the convention set to name the digit asked for
+  (:func:`gantool.runtime.contract.name_digit`).
+- Any other unconditional model asked for digits *filters*: it draws samples of the
   convention in order and keeps those the shipped classifier calls the wanted
   digit, up to :data:`MAX_FILTER_FACTOR` times the samples kept; the result
   says how many it drew.
@@ -65,7 +68,7 @@ def check_digit(generator, digit: int) -> int:
     contract = generator.contract
     if not contract.is_image:
         raise GantoolError(f"{generator.path.name} draws {contract.output_kind}, not digits; drop `digit`/`digits`")
-    classes = contract.num_classes or 10
+    classes = contract.num_classes or contract.digit_code or 10
     if not 0 <= digit < classes:
         raise GantoolError(f"`digit` must be in 0..{classes - 1}, got {digit}")
     return digit
@@ -86,6 +89,9 @@ def draw(generator, count: int, seed: int, cols: int, digit: int | None = None,
             labels = np.repeat(np.asarray(digits, dtype=np.int32), cols)
             images = generator.sample(len(labels), seed, labels=labels)
             return Drawn(images, cols, f"one row per digit {digits[0]}..{digits[-1]}" if len(digits) > 1 else "")
+        if contract.digit_code:
+            return Drawn(np.concatenate([named(generator, d, cols, seed) for d in digits]), cols,
+                         "latents set to name each digit (the model's digit code)")
         rows, notes = [], []
         for d in digits:
             images, drawn = filter_digit(generator, d, cols, seed)
@@ -97,10 +103,23 @@ def draw(generator, count: int, seed: int, cols: int, digit: int | None = None,
         check_digit(generator, digit)
         if contract.conditional:
             return Drawn(generator.sample(count, seed, labels=digit), cols, f"label {digit}")
+        if contract.digit_code:
+            return Drawn(named(generator, digit, count, seed), cols, f"latents set to name digit {digit} "
+                                                                     "(the model's digit code)")
         images, drawn = filter_digit(generator, digit, count, seed)
         return Drawn(images, cols, f"unconditional model: filtered with the shipped classifier, "
                                    f"kept {count} of {drawn} samples it calls a {digit}")
     return Drawn(generator.sample(count, seed), cols)
+
+
+def named(generator, digit: int, count: int, seed: int) -> np.ndarray:
+    """``count`` samples (uint8) from latents of the convention (``seed``) set to name ``digit``."""
+    from gantool.runtime.contract import name_digit
+    from gantool.runtime.generator import check_in_memory
+
+    check_in_memory(count)
+    z = name_digit(generator.latents(count, seed), digit, generator.contract.digit_code)
+    return generator.contract.to_uint8(generator.generate(z))
 
 
 def filter_digit(generator, digit: int, count: int, seed: int) -> tuple[np.ndarray, int]:
@@ -184,7 +203,8 @@ def sample_to_files(model: str | Path | None = None, out: str | Path | None = No
         count: samples (default 64); with ``digits``, ``cols`` per digit instead.
         seed: latent seed.
         cols: images per grid row (with ``digits``: samples per digit).
-        digit: only this digit (a conditional model is asked for it, another one is filtered).
+        digit: only this digit (a conditional model is asked for it, one whose latent names its digit
+            gets latents set to name it, any other one is filtered).
         digits: one row per digit, e.g. ``0-9`` or ``1,3,7``.
         threads: inference threads.
         scale: integer upscaling of the grid.

@@ -177,6 +177,62 @@ def test_unconditional_digit_filters_with_the_classifier(tmp_path):
     assert (np.argmax(logits, axis=1) == 7).all()
 
 
+def test_a_model_whose_latent_names_its_digit_gets_latents_set_not_filtered(tmp_path):
+    """The default recipe's models draw the digit their latent names: --digit permutes each latent's code
+    so it names the digit (the same distribution as latents that happen to), no classifier involved."""
+    import onnx
+
+    from gantool.export.keras_to_onnx import attach_contract
+    from gantool.runtime.contract import latents, name_digit
+    from gantool.runtime.generator import Generator
+    from gantool.train.recipes import recipe
+    from gantool.train.run_dir import model_contract
+
+    from .conftest import TINY_ONNX
+
+    assert model_contract(recipe("default").configs()[-1]).digit_code == 10
+    assert model_contract(recipe("tutorial").configs()[-1]).digit_code == 0
+    z = latents(2000, 100, seed=4)
+    named = name_digit(z, 7, 10)
+    assert (named[:, :10].argmax(axis=1) == 7).all()
+    np.testing.assert_array_equal(np.sort(named, axis=1), np.sort(z, axis=1))
+    already = z[:, :10].argmax(axis=1) == 7
+    assert 100 < already.sum() < 300
+    np.testing.assert_array_equal(named[already], z[already])
+    np.testing.assert_array_equal(named[~already, 10:], z[~already, 10:])
+
+    proto = onnx.load(TINY_ONNX)
+    coded = Generator.load(TINY_ONNX).contract.replace(digit_code=5)  # its latent is 8 long
+    attach_contract(proto, coded)
+    model = tmp_path / "coded.onnx"
+    onnx.save(proto, model)
+    generator = Generator.load(model)
+    result = invoke("sample", "--model", model, "--digit", 3, "--count", 6, "--npy", tmp_path / "d.npy")
+    assert result.exit_code == 0, result.output
+    assert "latents set to name digit 3" in result.output and "filtered" not in result.output
+    assert "the argmax of z[:, :5] names the digit drawn" in invoke("info", "--model", model).output
+    judged = invoke("eval", "--model", model, "--count", 200, "--json", tmp_path / "e.json")
+    assert judged.exit_code == 0 and "agrees with the digit each latent names" in judged.output, judged.output
+    report = json.loads((tmp_path / "e.json").read_text())
+    named_digits = latents(200, 8, 0)[:, :5].argmax(axis=1)
+    assert report["asked"].startswith("the digit each latent names") and set(named_digits) == set(range(5))
+    from gantool.runtime.classifier import Classifier, to_classifier_input
+
+    logits, _ = Classifier.load().run(to_classifier_input(generator.generate(latents(200, 8, 0)), coded.value_range))
+    agree = float(np.mean(logits.argmax(axis=1) == named_digits))
+    assert report["model"]["class_accuracy"] == pytest.approx(agree, abs=1e-6)
+    expected = coded.to_uint8(generator.generate(name_digit(latents(6, 8, 0), 3, 5)))
+    np.testing.assert_array_equal(np.load(tmp_path / "d.npy"), expected)
+    result = invoke("sample", "--model", model, "--digits", "2,4", "--cols", 3, "--npy", tmp_path / "t.npy")
+    assert result.exit_code == 0, result.output
+    rows = [coded.to_uint8(generator.generate(name_digit(latents(3, 8, 0), d, 5))) for d in (2, 4)]
+    np.testing.assert_array_equal(np.load(tmp_path / "t.npy"), np.concatenate(rows))
+    refused = invoke("sample", "--model", model, "--digit", 5, "--npy", tmp_path / "x.npy")
+    assert refused.exit_code == 2 and "must be in 0..4" in refused.output
+    with pytest.raises(Exception, match="digit_code must be 0"):
+        coded.replace(digit_code=9)
+
+
 def test_arch_and_dataset_choices_are_checked():
     from gantool.train.archs import resolve_arch
 

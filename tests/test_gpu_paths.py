@@ -20,9 +20,10 @@ from .conftest import FIXTURE_NPZ
 
 pytestmark = pytest.mark.slow
 SMALL = dict(epochs=2, steps_per_epoch=2, batch_size=32, seed=3, mixed_precision=True, ema_decay=0.9, eval_every=0)
-# The DCGAN with the class game as the default recipe plays it (the latent names the digit), running
-# balance and top-k: every optional loss term in the step.
-EXTRA = {"dcgan": dict(aux_weight=1.0, aux_fake_weight=1.0, aux_sharpen="code", aux_balance="running", top_k=0.5)}
+# The DCGAN with the class game as the default recipe plays it (the latent names the digit, read as a
+# one-hot), running balance and top-k: every optional loss term in the step.
+EXTRA = {"dcgan": dict(aux_weight=1.0, aux_fake_weight=1.0, aux_sharpen="code", code_onehot=True,
+                       aux_balance="running", top_k=0.5)}
 
 
 @pytest.fixture(autouse=True)

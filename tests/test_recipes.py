@@ -256,3 +256,43 @@ def test_code_gain_scales_the_first_layer_on_the_code_and_nothing_else():
                          ({"code_gain": 2.0, "arch": "cdcgan"}, "needs an unconditional MNIST arch")):
         with pytest.raises(GantoolError, match=message):
             TrainConfig(epochs=1, **bad)
+
+
+def test_code_onehot_reads_the_named_digit_as_a_one_hot_and_exports(tmp_path, fixture_npz):
+    """code_onehot puts one-hot(argmax z[:10]) in front of the same layers with the same seed's weights;
+    a run saves it so, and it loads in safe mode and converts to ONNX and TFLite with builtin ops only."""
+    import numpy as np
+
+    from gantool.export.keras_to_onnx import export_onnx
+    from gantool.export.keras_to_tflite import to_tflite_bytes
+    from gantool.export.registry import Quantization
+    from gantool.export.source import load_source
+    from gantool.runtime.generator import Generator
+    from gantool.train.build import build_gan
+    from gantool.train.trainer import train
+
+    z = np.random.default_rng(3).standard_normal((16, 100)).astype("float32")
+    named = z.copy()
+    named[:, :10] = np.eye(10, dtype="float32")[z[:, :10].argmax(axis=1)]
+    for arch in ("dcgan", "mlp"):
+        plain, coded = (build_gan(TrainConfig(epochs=1, arch=arch, code_onehot=onehot)).generator
+                        for onehot in (False, True))
+        for a, b in zip(plain.weights, coded.weights, strict=True):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+        np.testing.assert_allclose(coded(z, training=False), plain(named, training=False), atol=1e-6)
+        assert not np.allclose(coded(z, training=False), plain(z, training=False), atol=1e-3)
+    # What a run saves (averaged weights, recalibrated BatchNorm) reads the code as a one-hot too.
+    run = train(TrainConfig(epochs=1, steps_per_epoch=2, batch_size=32, ema_decay=0.9, aux_weight=1.0,
+                            aux_sharpen="code", code_onehot=True), tmp_path / "run", data=str(fixture_npz),
+                log=lambda *_: None)
+    model, contract, _ = load_source(run.root)
+    np.testing.assert_array_equal(model(z, training=False), model(named, training=False))
+    assert contract.digit_code == 10
+    export_onnx(model, contract, tmp_path / "coded.onnx")  # checks parity with Keras itself
+    np.testing.assert_allclose(Generator.load(tmp_path / "coded.onnx").generate(z), model(named, training=False),
+                               atol=1e-5)
+    assert to_tflite_bytes(model, contract, Quantization.none)  # Keras's argmax would need TF Select ops here
+    with pytest.raises(GantoolError, match="`latent_dim` 8 is too short"):
+        TrainConfig(epochs=1, code_onehot=True, latent_dim=8)
+    with pytest.raises(GantoolError, match="needs an unconditional MNIST arch"):
+        TrainConfig(epochs=1, code_onehot=True, arch="cdcgan")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gantool.errors import GantoolError
-from gantool.train.config import TrainConfig
+from gantool.train.config import CODE_SIZE, TrainConfig
 from gantool.train.device import Device
 
 
@@ -16,13 +16,13 @@ def build_gan(config: TrainConfig, device: Device | None = None):
 
     from gantool.train.device import apply_determinism, detect_device
     from gantool.train.gan import GAN
-    from gantool.train.models import build_discriminator, build_generator
+    from gantool.train.models import build_discriminator, generator_for
 
     device = device or detect_device()
     apply_determinism(device)
     keras.mixed_precision.set_global_policy(device.policy(config.mixed_precision))
     keras.utils.set_random_seed(config.seed)
-    generator = build_generator(config.latent_dim, config.initializer, output_dtype="float32", arch=config.arch)
+    generator = generator_for(config, output_dtype="float32")
     if config.code_gain != 1:
         emphasize_code(generator, config.code_gain)
     discriminator = build_discriminator(initializer=config.initializer, output_dtype="float32", arch=config.arch,
@@ -44,7 +44,7 @@ def build_gan(config: TrainConfig, device: Device | None = None):
     return gan
 
 
-def emphasize_code(generator, gain: float, code_size: int = 10) -> None:
+def emphasize_code(generator, gain: float, code_size: int = CODE_SIZE) -> None:
     """Multiply the weights of ``generator``'s first Dense layer on the latent's first ``code_size``
     components by ``gain`` (``TrainConfig.code_gain``)."""
     import keras

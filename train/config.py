@@ -11,6 +11,9 @@ from gantool.errors import CheckpointError, GantoolError
 
 # The class task's named choices, the default first: how it keeps classes balanced
 # (TrainConfig.aux_balance) and what the generator's class reward makes certain (aux_sharpen).
+# The latent's first CODE_SIZE components name the digit to draw (their argmax) under
+# aux_sharpen="code"; code_gain and code_onehot act on the same components.
+CODE_SIZE = 10
 AUX_CHOICES = {"aux_balance": ("batch", "running"), "aux_sharpen": ("entropy", "max", "code")}
 
 
@@ -77,6 +80,11 @@ class TrainConfig:
             side of a boundary between digits must draw different digits, and training grows
             the code's share on its own only slowly, so a steeper start draws fewer blends sooner
             (docs/recipes.md). 1: the initializer's own weights.
+        code_onehot: the generator reads the latent's first 10 components as the one-hot of the
+            digit they name (their argmax, uniform over the digits) instead of as 10 numbers:
+            InfoGAN's categorical code, drawn from the Gaussian latent inside the generator, so
+            the exported model still takes only ``z``. No latent lies near a boundary between
+            two digits, so none is drawn as a blend of them (docs/recipes.md).
         top_k: fraction of each batch of generated digits whose adversarial loss trains the
             generator: the ones the discriminator rates most real (Sinha et al. 2020, "Top-k
             Training of GANs"). Late in training the worst-rated fakes' gradients point the
@@ -113,6 +121,7 @@ class TrainConfig:
     aux_balance: str = "batch"
     aux_sharpen: str = "entropy"
     code_gain: float = 1.0
+    code_onehot: bool = False
     top_k: float = 1.0
     arch: str = "dcgan"
     recipe: str = ""
@@ -161,13 +170,15 @@ class TrainConfig:
                 raise GantoolError(f"{flag} needs `aux_weight` > 0 (it is part of the class task)")
         if not 0 < self.code_gain <= 10:
             raise GantoolError(f"`code_gain` must be in (0, 10], got {self.code_gain}")
-        for name, reads_code in (("aux_sharpen", self.aux_sharpen == "code"), ("code_gain", self.code_gain != 1)):
-            if reads_code and self.latent_dim < 10:
-                raise GantoolError(f"`{name}` reads the digit from the latent's first 10 components; "
+        reads = (("aux_sharpen", self.aux_sharpen == "code"), ("code_gain", self.code_gain != 1),
+                 ("code_onehot", self.code_onehot))
+        for name, reads_code in reads:
+            if reads_code and self.latent_dim < CODE_SIZE:
+                raise GantoolError(f"`{name}` reads the digit from the latent's first {CODE_SIZE} components; "
                                    f"`latent_dim` {self.latent_dim} is too short")
         if self.aux_fake_weight and not self.aux_weight:
             raise GantoolError("`aux_fake_weight` needs `aux_weight` > 0 (it trains the discriminator's class head)")
-        for name, used in (("aux_weight", self.aux_weight), ("code_gain", self.code_gain != 1)):
+        for name, used in (("aux_weight", self.aux_weight), *reads[1:]):
             if used and (spec.dataset != "mnist" or spec.num_classes):
                 raise GantoolError(f"`{name}` needs an unconditional MNIST arch (dcgan, mlp), not {self.arch}")
         object.__setattr__(self, "initializer", Initializer(self.initializer))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from gantool.train.config import CODE_SIZE
+
 # Decay of the running class shares of aux_balance="running" (about 100 batches).
 SHARE_DECAY = 0.99
 
@@ -97,8 +99,8 @@ class GAN(keras.Model):
 
     @staticmethod
     def latent_class(z):
-        """The digit a latent names under ``aux_sharpen="code"``: the argmax of its first 10 components."""
-        return tf.argmax(z[:, :10], axis=1, output_type=tf.int32)
+        """The digit a latent names under ``aux_sharpen="code"``: the argmax of its first ``CODE_SIZE`` components."""
+        return tf.argmax(z[:, :CODE_SIZE], axis=1, output_type=tf.int32)
 
     def _uncertainty(self, class_logits, z=None):
         """Mean per-sample uncertainty the generator minimizes: entropy, -log of the top probability,

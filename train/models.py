@@ -12,7 +12,7 @@ output named ``image`` (a point for the toy); the contract in
 
 from __future__ import annotations
 
-from gantool.train.config import Initializer
+from gantool.train.config import CODE_SIZE, Initializer
 
 IMAGE_SHAPE = (28, 28, 1)
 NUM_DIGITS = 10
@@ -28,11 +28,37 @@ def _kernel_initializer(kind: Initializer):
 
 
 def build_generator(latent_dim: int = 100, initializer: Initializer = Initializer.glorot, output_dtype=None,
-                    arch: str = "dcgan"):
-    """The generator of ``arch`` (see the module docstring)."""
+                    arch: str = "dcgan", code_onehot: bool = False):
+    """The generator of ``arch`` (see the module docstring); ``code_onehot``: see ``TrainConfig.code_onehot``."""
     builders = {"dcgan": _dcgan_generator, "mlp": _mlp_generator, "cdcgan": _cdcgan_generator,
                 "quadratic": _quadratic_generator}
-    return builders[arch](latent_dim, Initializer(initializer), output_dtype)
+    generator = builders[arch](latent_dim, Initializer(initializer), output_dtype)
+    return _reading_digit_code(generator) if code_onehot else generator
+
+
+def generator_for(config, output_dtype=None):
+    """The generator a :class:`~gantool.train.config.TrainConfig` trains (training and saving build the same)."""
+    return build_generator(config.latent_dim, config.initializer, output_dtype, config.arch, config.code_onehot)
+
+
+def _reading_digit_code(generator, code_size: int = CODE_SIZE):
+    """``generator`` with its latent's first ``code_size`` components replaced by the one-hot of their argmax.
+
+    The one-hot is ``code >= max(code)`` (ReduceMax, GreaterOrEqual, Cast in the exported
+    graph: ops every ONNX and TFLite runtime has; Keras's ``argmax`` lowers to bit casts
+    neither takes). Built from Keras ops, so the saved model loads in safe mode with no custom
+    layer; the other layers and their weights are ``generator``'s own.
+    """
+    import keras
+    from keras import ops
+
+    z = keras.Input(shape=generator.inputs[0].shape[1:], name="z")
+    code = z[:, :code_size]
+    named = ops.cast(ops.greater_equal(code, ops.max(code, axis=-1, keepdims=True)), z.dtype)
+    x = ops.concatenate([named, z[:, code_size:]], axis=-1)
+    for layer in generator.layers:
+        x = layer(x)
+    return keras.Model(z, x, name=generator.name)
 
 
 def build_discriminator(image_shape=IMAGE_SHAPE, initializer: Initializer = Initializer.glorot, output_dtype=None,

@@ -10,7 +10,7 @@ from pathlib import Path
 from gantool.runtime.contract import ModelContract
 from gantool.runtime.files import write_bytes_atomic
 from gantool.train.checkpoint import CHECKPOINT_NAME
-from gantool.train.config import TrainConfig
+from gantool.train.config import CODE_SIZE, TrainConfig
 
 
 class RunDir:
@@ -41,7 +41,8 @@ def model_contract(config: TrainConfig, resumes: list | None = None) -> ModelCon
         training["resumes"] = resumes
     return ModelContract(latent_dim=config.latent_dim, output_shape=spec.output_shape, value_range=spec.value_range,
                          arch=config.arch, output_kind=spec.output_kind, num_classes=spec.num_classes,
-                         dataset=spec.dataset, training=training)
+                         dataset=spec.dataset, training=training,
+                         digit_code=CODE_SIZE if config.aux_sharpen == "code" else 0)
 
 
 def resume_history(run: RunDir, epoch: int, config: TrainConfig, saved: TrainConfig) -> list:

@@ -12,12 +12,12 @@ def float32_generator(gan, config: TrainConfig):
     """A float32 copy of the trained generator (for saving and export, whatever the training policy)."""
     import keras
 
-    from gantool.train.models import build_generator
+    from gantool.train.models import generator_for
 
     policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
-        clean = build_generator(config.latent_dim, config.initializer, arch=config.arch)
+        clean = generator_for(config)
     finally:
         keras.mixed_precision.set_global_policy(policy)
     clean.set_weights([np.asarray(w, dtype=np.float32) for w in gan.inference_weights()])
