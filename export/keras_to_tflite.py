@@ -14,7 +14,9 @@ backend runs a larger batch one latent at a time, so any ``count`` still works.
 Full int8 is tried fully integer first. When that misses the parity bound,
 the export is redone with fully connected layers (the latent projection) in
 float, as the ONNX int8 export always does (:mod:`gantool.export.onnx_quantize`
-says why), and the contract's ``float_ops`` says so: the
+says why), and with the few small ops of a digit code's one-hot (a comparison of
+int8 latents would call near-ties ties and draw the wrong digit); the
+contract's ``float_ops`` says which of them the model has: the
 converter quantizes everything else, and the public
 ``tf.lite.experimental.QuantizationDebugger`` with ``denylisted_ops`` is
 TensorFlow's documented way to leave an op type out. On a well-trained
@@ -54,8 +56,10 @@ from gantool.runtime.files import atomic_path
 CUSTOM_OPCODE = 32
 # The static batch of exported models (see the module docstring).
 EXPORT_BATCH = 1
-# TFLite op types int8 leaves in float when fully integer misses its bound (see the module docstring).
-INT8_FLOAT_OPS = ("FULLY_CONNECTED",)
+# TFLite op types int8 leaves in float when fully integer misses its bound (see the module docstring):
+# the latent projection, and the ops of a digit code's one-hot (TrainConfig.code_onehot), whose
+# comparison on an int8 latent would call near-ties ties and draw the wrong digit.
+INT8_FLOAT_OPS = ("FULLY_CONNECTED", "STRIDED_SLICE", "REDUCE_MAX", "GREATER_EQUAL", "CAST", "CONCATENATION")
 
 
 def static_batch_model(keras_model, contract: ModelContract, batch: int = EXPORT_BATCH):
@@ -109,6 +113,16 @@ def to_tflite_bytes(keras_model, contract: ModelContract, quantize: Quantization
             return bytes(converter.convert())
     except Exception as exc:  # the converter raises ConverterError, ValueError, RuntimeError...
         raise ConversionError(f"TFLite conversion ({quantize.value}) failed: {first_line(exc)}") from None
+
+
+def builtin_ops(model_bytes: bytes) -> set[str]:
+    """Names of the builtin operator types a TFLite model uses (e.g. ``FULLY_CONNECTED``)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    names = {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    model = schema.Model.GetRootAs(model_bytes, 0)
+    codes = (model.OperatorCodes(index) for index in range(model.OperatorCodesLength()))
+    return {names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "") for code in codes}
 
 
 def custom_ops(model_bytes: bytes) -> list[str]:
@@ -177,6 +191,8 @@ def export_tflite(keras_model, contract: ModelContract, out: Path, quantize: Qua
     def write_checked(float_ops: tuple[str, ...]) -> ExportResult:
         model_bytes = to_tflite_bytes(keras_model, contract, quantize, calibration_size, float_ops)
         check_builtin_only(model_bytes)
+        present = builtin_ops(model_bytes)
+        float_ops = tuple(op for op in float_ops if op in present)  # what this model has of them
         file_contract = contract.replace(quantization=quantize.value, calibration_size=calibration_size,
                                          float_ops=float_ops)
         model_bytes = embed_metadata(model_bytes, METADATA_KEY, file_contract.to_json().encode("utf-8"))

@@ -22,8 +22,11 @@ pytestmark = pytest.mark.slow
 SMALL = dict(epochs=2, steps_per_epoch=2, batch_size=32, seed=3, mixed_precision=True, ema_decay=0.9, eval_every=0)
 # The DCGAN with the class game as the default recipe plays it (the latent names the digit, read as a
 # one-hot), running balance and top-k: every optional loss term in the step.
+# "dcgan-critic": the same generator judged by the code critic (the conditional GAN's game).
 EXTRA = {"dcgan": dict(aux_weight=1.0, aux_fake_weight=1.0, aux_sharpen="code", code_onehot=True,
-                       aux_balance="running", top_k=0.5)}
+                       aux_balance="running", top_k=0.5),
+         "dcgan-critic": dict(aux_weight=0.0, aux_fake_weight=0.0, aux_sharpen="entropy", aux_balance="batch",
+                              code_onehot=True, code_critic=True, top_k=0.5)}
 
 
 @pytest.fixture(autouse=True)
@@ -35,8 +38,9 @@ def float32_afterwards():
     keras.mixed_precision.set_global_policy("float32")
 
 
-def config_for(arch: str, **settings):
-    return recipe_for(arch, None).configs({**SMALL, **EXTRA.get(arch, {}), **settings})[-1]
+def config_for(name: str, **settings):
+    """The config of case ``name``: an arch, or an arch and a variant (``dcgan-critic``)."""
+    return recipe_for(name.split("-")[0], None).configs({**SMALL, **EXTRA.get(name, {}), **settings})[-1]
 
 
 def first_batch(config):
@@ -46,11 +50,11 @@ def first_batch(config):
     if config.spec.dataset != "mnist":
         return next(iter(training_dataset(config, 0, 1)))
     mnist = load_mnist(str(FIXTURE_NPZ))
-    labels = mnist.y_train if config.spec.num_classes or config.aux_weight else None
+    labels = mnist.y_train if config.uses_labels else None
     return next(iter(training_dataset(config, 0, 1, mnist.x_train, labels)))
 
 
-@pytest.mark.parametrize("arch", ["dcgan", "mlp", "cdcgan", "quadratic"])
+@pytest.mark.parametrize("arch", ["dcgan", "dcgan-critic", "mlp", "cdcgan", "quadratic"])
 def test_xla_float16_step_compiles_and_trains_on_cpu(tmp_path, arch):
     import keras
     import tensorflow as tf
@@ -72,14 +76,14 @@ def test_xla_float16_step_compiles_and_trains_on_cpu(tmp_path, arch):
     out = tmp_path / "run"
     data = str(FIXTURE_NPZ) if config.spec.dataset == "mnist" else None
     quiet = dict(data=data, device=device, log=lambda *_: None)
-    if arch == "dcgan":  # a checkpoint written under float16 resumes (each train() compiles the step again)
+    if arch.startswith("dcgan"):  # a checkpoint written under float16 resumes (each train() compiles the step again)
         train(config, out, stop_after=1, **quiet)
         train(config, out, resume=True, **quiet)
     else:
         train(dataclasses.replace(config, epochs=1), out, **quiet)
     rows = (out / "metrics.csv").read_text().splitlines()
     header = rows[0].split(",")
-    assert len(rows) == 1 + (2 if arch == "dcgan" else 1)
+    assert len(rows) == 1 + (2 if arch.startswith("dcgan") else 1)
     for row in rows[1:]:
         values = dict(zip(header, row.split(","), strict=True))
         assert all(np.isfinite(float(values[key])) for key in ("d_loss", "g_loss", "d_real", "d_fake"))

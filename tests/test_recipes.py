@@ -292,7 +292,44 @@ def test_code_onehot_reads_the_named_digit_as_a_one_hot_and_exports(tmp_path, fi
     np.testing.assert_allclose(Generator.load(tmp_path / "coded.onnx").generate(z), model(named, training=False),
                                atol=1e-5)
     assert to_tflite_bytes(model, contract, Quantization.none)  # Keras's argmax would need TF Select ops here
+    # int8's second try keeps the one-hot's ops in float: an int8 latent would turn near-ties into ties.
+    from ai_edge_litert.interpreter import Interpreter
+
+    from gantool.export.keras_to_tflite import INT8_FLOAT_OPS, builtin_ops
+
+    int8 = to_tflite_bytes(model, contract, Quantization.int8, 64, INT8_FLOAT_OPS)
+    assert {"REDUCE_MAX", "GREATER_EQUAL", "FULLY_CONNECTED"} <= builtin_ops(int8)
+    interpreter = Interpreter(model_content=int8)
+    dtypes = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
+    for op in interpreter._get_ops_details():
+        if op["op_name"] in ("REDUCE_MAX", "GREATER_EQUAL"):
+            assert dtypes[op["inputs"][0]] == np.float32  # the code itself (REDUCE_MAX's second input: its axis)
     with pytest.raises(GantoolError, match="`latent_dim` 8 is too short"):
         TrainConfig(epochs=1, code_onehot=True, latent_dim=8)
     with pytest.raises(GantoolError, match="needs an unconditional MNIST arch"):
         TrainConfig(epochs=1, code_onehot=True, arch="cdcgan")
+
+
+def test_code_critic_judges_each_fake_with_the_digit_its_latent_names(tmp_path, fixture_npz):
+    """code_critic: the conditional DCGAN's critic, given latent_class(z) for fakes and true labels for
+    real digits; the generator stays unconditional and its model says that the latent names the digit."""
+    import numpy as np
+    import tensorflow as tf
+
+    from gantool.train.build import build_gan
+    from gantool.train.trainer import train
+
+    config = TrainConfig(epochs=1, steps_per_epoch=2, batch_size=32, ema_decay=0.9, code_onehot=True, code_critic=True)
+    gan = build_gan(config)
+    assert [i.name for i in gan.discriminator.inputs] == ["image", "label"] and len(gan.generator.inputs) == 1
+    z, labels, fakes = gan._generate(16)
+    np.testing.assert_array_equal(labels.numpy(), tf.argmax(z[:, :10], axis=1).numpy())
+    assert fakes.shape == (16, 28, 28, 1)
+    run = train(config, tmp_path / "run", data=str(fixture_npz), log=lambda *_: None)
+    contract = json.loads(run.config.read_text())["contract"]
+    assert contract["digit_code"] == 10 and contract["num_classes"] == 0
+    for bad, message in (({"aux_weight": 1.0}, "set `aux_weight` 0"),
+                         ({"arch": "cdcgan"}, "needs an unconditional MNIST arch"),
+                         ({"latent_dim": 8}, "`latent_dim` 8 is too short")):
+        with pytest.raises(GantoolError, match=message):
+            TrainConfig(epochs=1, code_critic=True, **bad)

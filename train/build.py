@@ -25,12 +25,14 @@ def build_gan(config: TrainConfig, device: Device | None = None):
     generator = generator_for(config, output_dtype="float32")
     if config.code_gain != 1:
         emphasize_code(generator, config.code_gain)
-    discriminator = build_discriminator(initializer=config.initializer, output_dtype="float32", arch=config.arch,
+    # The code critic is the conditional DCGAN's discriminator, told the digit each latent names.
+    discriminator = build_discriminator(initializer=config.initializer, output_dtype="float32",
+                                        arch="cdcgan" if config.code_critic else config.arch,
                                         aux_classes=10 if config.aux_weight else 0)
     gan = GAN(generator, discriminator, config.latent_dim, config.seed, config.label_smoothing, config.ema_decay,
               config.d_steps, num_classes=config.spec.num_classes, aux_weight=config.aux_weight,
               aux_fake_weight=config.aux_fake_weight, aux_balance=config.aux_balance,
-              aux_sharpen=config.aux_sharpen, top_k=config.top_k)
+              aux_sharpen=config.aux_sharpen, top_k=config.top_k, code_critic=config.code_critic)
 
     def adam(lr):
         optimizer = keras.optimizers.Adam(learning_rate=lr, beta_1=config.beta1)

@@ -85,6 +85,10 @@ class TrainConfig:
             InfoGAN's categorical code, drawn from the Gaussian latent inside the generator, so
             the exported model still takes only ``z``. No latent lies near a boundary between
             two digits, so none is drawn as a blend of them (docs/recipes.md).
+        code_critic: the discriminator also sees a digit label: the digit each fake's latent names
+            (the argmax of its first 10 components), a real digit's own label. It is the conditional
+            DCGAN's critic (a label plane and a projection term), so the unconditional generator
+            plays the conditional GAN's game and gets no class reward (``aux_weight`` 0).
         top_k: fraction of each batch of generated digits whose adversarial loss trains the
             generator: the ones the discriminator rates most real (Sinha et al. 2020, "Top-k
             Training of GANs"). Late in training the worst-rated fakes' gradients point the
@@ -122,6 +126,7 @@ class TrainConfig:
     aux_sharpen: str = "entropy"
     code_gain: float = 1.0
     code_onehot: bool = False
+    code_critic: bool = False
     top_k: float = 1.0
     arch: str = "dcgan"
     recipe: str = ""
@@ -171,7 +176,7 @@ class TrainConfig:
         if not 0 < self.code_gain <= 10:
             raise GantoolError(f"`code_gain` must be in (0, 10], got {self.code_gain}")
         reads = (("aux_sharpen", self.aux_sharpen == "code"), ("code_gain", self.code_gain != 1),
-                 ("code_onehot", self.code_onehot))
+                 ("code_onehot", self.code_onehot), ("code_critic", self.code_critic))
         for name, reads_code in reads:
             if reads_code and self.latent_dim < CODE_SIZE:
                 raise GantoolError(f"`{name}` reads the digit from the latent's first {CODE_SIZE} components; "
@@ -181,6 +186,9 @@ class TrainConfig:
         for name, used in (("aux_weight", self.aux_weight), *reads[1:]):
             if used and (spec.dataset != "mnist" or spec.num_classes):
                 raise GantoolError(f"`{name}` needs an unconditional MNIST arch (dcgan, mlp), not {self.arch}")
+        if self.code_critic and self.aux_weight:
+            raise GantoolError("`code_critic` plays the conditional GAN's game, which has no class head; "
+                               "set `aux_weight` 0 (and `aux_fake_weight` 0)")
         object.__setattr__(self, "initializer", Initializer(self.initializer))
 
     @classmethod
@@ -206,6 +214,17 @@ class TrainConfig:
         from gantool.train.archs import arch_spec
 
         return arch_spec(self.arch)
+
+    @property
+    def names_digit(self) -> bool:
+        """True when each latent is trained to draw the digit its code names (the class reward reads the
+        code, or the critic judges fakes with it)."""
+        return self.aux_sharpen == "code" or self.code_critic
+
+    @property
+    def uses_labels(self) -> bool:
+        """True when training reads the real digits' labels (a conditional arch, the class head, the code critic)."""
+        return bool(self.spec.num_classes or self.aux_weight or self.code_critic)
 
     @property
     def discriminator_lr(self) -> float:

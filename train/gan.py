@@ -22,7 +22,7 @@ class GAN(keras.Model):
     def __init__(self, generator, discriminator, latent_dim: int, seed: int, label_smoothing: float = 0.0,
                  ema_decay: float = 0.0, d_steps: int = 1, num_classes: int = 0, aux_weight: float = 0.0,
                  aux_fake_weight: float = 0.0, aux_balance: str = "batch", aux_sharpen: str = "entropy",
-                 top_k: float = 1.0):
+                 top_k: float = 1.0, code_critic: bool = False):
         super().__init__()
         # aux_weight > 0: the discriminator also returns class logits (TrainConfig.aux_weight);
         # aux_fake_weight > 0: that head is pushed towards uncertainty on fakes (TrainConfig.aux_fake_weight).
@@ -39,6 +39,9 @@ class GAN(keras.Model):
         self.aux_sharpen = aux_sharpen
         # num_classes > 0: a conditional GAN; batches are (samples, labels), fakes get uniform labels.
         self.num_classes = num_classes
+        # code_critic: an unconditional generator whose latent names its digit, judged by a conditional
+        # discriminator with that digit for fakes and the true labels for real digits (TrainConfig.code_critic).
+        self.code_critic = code_critic
         # top_k < 1: the generator's adversarial loss uses only the fakes the critic rates most real.
         self.top_k = top_k
         self.d_steps = d_steps
@@ -72,14 +75,21 @@ class GAN(keras.Model):
     def _fake_labels(self, batch):
         return keras.random.randint((batch,), 0, self.num_classes, seed=self.noise_seed, dtype="int32")
 
-    def _generate(self, batch, labels, training=True):
-        """(latents, fakes): the latents too, for the class reward that reads them (aux_sharpen="code")."""
+    def _generate(self, batch, training=True):
+        """(latents, labels, fakes): the latents too, for the class reward that reads them
+        (aux_sharpen="code"); the labels the discriminator judges the fakes with (None when it takes none):
+        uniform for a conditional generator, the digit each latent names under ``code_critic``."""
+        if self.num_classes:
+            labels = self._fake_labels(batch)  # drawn before the latents, as it always was
+            z = self._noise(batch)
+            return z, labels, self.generator([z, labels], training=training)
         z = self._noise(batch)
-        return z, self.generator([z, labels] if self.num_classes else z, training=training)
+        labels = self.latent_class(z) if self.code_critic else None
+        return z, labels, self.generator(z, training=training)
 
     def _judge(self, samples, labels):
         """(real/fake logits, class logits or None) of the discriminator."""
-        outputs = self.discriminator([samples, labels] if self.num_classes else samples, training=True)
+        outputs = self.discriminator([samples, labels] if labels is not None else samples, training=True)
         if self.aux_weight:
             return tf.cast(outputs[0], tf.float32), tf.cast(outputs[1], tf.float32)
         return tf.cast(outputs, tf.float32), None
@@ -160,20 +170,19 @@ class GAN(keras.Model):
         return terms
 
     def train_step(self, data):
-        if self.num_classes or self.aux_weight:
+        if self.num_classes or self.aux_weight or self.code_critic:
             real_images, real_labels = data
         else:
             real_images, real_labels = data, None
-        judge_labels = real_labels if self.num_classes else None
+        judge_labels = real_labels if self.num_classes or self.code_critic else None
         batch = tf.shape(real_images)[0]
         real_target = tf.fill((batch, 1), 1.0 - self.label_smoothing)
 
         # d_steps > 1 gives the discriminator several updates (fresh fakes, same real batch) per
         # generator update: a stronger critic when D(x) and D(G(z)) sit near 0.5.
         for _ in range(self.d_steps):
-            fake_labels = self._fake_labels(batch) if self.num_classes else None
             with tf.GradientTape() as tape:
-                _, fake_images = self._generate(batch, fake_labels)
+                _, fake_labels, fake_images = self._generate(batch)
                 real_logits, real_classes = self._judge(real_images, judge_labels)
                 fake_logits, fake_classes = self._judge(fake_images, fake_labels)
                 terms = self.discriminator_terms(real_target, real_logits, fake_logits, real_labels, real_classes,
@@ -183,9 +192,8 @@ class GAN(keras.Model):
             grads = tape.gradient(scaled, self.discriminator.trainable_variables)
             self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables, strict=False))
 
-        wanted = self._fake_labels(batch) if self.num_classes else None
         with tf.GradientTape() as tape:
-            z, fake = self._generate(batch, wanted)
+            z, wanted, fake = self._generate(batch)
             fooled_logits, fake_classes = self._judge(fake, wanted)
             g_loss = sum_terms(self.generator_terms(fooled_logits, fake_classes, z))
             scaled = self.g_optimizer.scale_loss(g_loss)

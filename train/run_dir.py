@@ -42,7 +42,7 @@ def model_contract(config: TrainConfig, resumes: list | None = None) -> ModelCon
     return ModelContract(latent_dim=config.latent_dim, output_shape=spec.output_shape, value_range=spec.value_range,
                          arch=config.arch, output_kind=spec.output_kind, num_classes=spec.num_classes,
                          dataset=spec.dataset, training=training,
-                         digit_code=CODE_SIZE if config.aux_sharpen == "code" else 0)
+                         digit_code=CODE_SIZE if config.names_digit else 0)
 
 
 def resume_history(run: RunDir, epoch: int, config: TrainConfig, saved: TrainConfig) -> list:

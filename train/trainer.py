@@ -63,7 +63,7 @@ def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool 
             raise GantoolError(f"`lr_decay_start` can only change to an epoch >= {saved_epoch}, the epochs already trained")
     spec = config.spec
     mnist = load_mnist(data) if spec.dataset == "mnist" else None
-    labels = mnist.y_train if mnist is not None and (spec.num_classes or config.aux_weight) else None
+    labels = mnist.y_train if mnist is not None and config.uses_labels else None
     if mnist is not None and config.batch_size > len(mnist.x_train):  # else every epoch has no step
         raise GantoolError(f"`batch_size` {config.batch_size} is larger than the {len(mnist.x_train)} training images "
                            f"in {mnist.source}; lower it")
