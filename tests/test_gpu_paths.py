@@ -20,10 +20,10 @@ from .conftest import FIXTURE_NPZ
 
 pytestmark = pytest.mark.slow
 SMALL = dict(epochs=2, steps_per_epoch=2, batch_size=32, seed=3, mixed_precision=True, ema_decay=0.9, eval_every=0)
-# The DCGAN with the class game as the default recipe plays it (the latent names the digit, read as a
-# one-hot), running balance and top-k: every optional loss term in the step.
-# "dcgan-critic": the same generator judged by the code critic (the conditional GAN's game).
-EXTRA = {"dcgan": dict(aux_weight=1.0, aux_fake_weight=1.0, aux_sharpen="code", code_onehot=True,
+# "dcgan": the DCGAN with the class game (the class head on the critic, its reward on the digit the
+# latent names, read as a one-hot), running balance and top-k: every optional loss term in the step.
+# "dcgan-critic": the default recipe's game (the code critic: the conditional GAN's critic).
+EXTRA = {"dcgan": dict(aux_weight=1.0, aux_fake_weight=1.0, aux_sharpen="code", code_onehot=True, code_critic=False,
                        aux_balance="running", top_k=0.5),
          "dcgan-critic": dict(aux_weight=0.0, aux_fake_weight=0.0, aux_sharpen="entropy", aux_balance="batch",
                               code_onehot=True, code_critic=True, top_k=0.5)}
