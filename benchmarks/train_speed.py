@@ -126,20 +126,20 @@ def main() -> None:
     tutorial = tutorial_step(256)
     plain = TrainConfig(batch_size=256)
     candidates.append(Candidate("TF tutorial's train_step (batch 256)", 256, tutorial, batches(plain, False)))
+    plain_game = dict(code_critic=False, code_onehot=False, top_k=1.0)  # an unconditional critic, no label
     variants = [
-        ("gantool, tutorial settings (batch 256, no head, no EMA)", dict(batch_size=256, aux_weight=0.0,
-         aux_fake_weight=0.0, aux_sharpen="entropy", aux_balance="batch", top_k=1.0, ema_decay=0.0), cpu),
-        ("gantool, batch 64, no head, no EMA", dict(aux_weight=0.0, aux_fake_weight=0.0, aux_sharpen="entropy",
-                                                  aux_balance="batch", top_k=1.0, ema_decay=0.0), cpu),
-        ("gantool, batch 64, class head, no EMA", dict(ema_decay=0.0), cpu),
-        ("gantool default step (batch 64, class head, EMA)", {}, cpu),
+        ("gantool, tutorial settings (batch 256, plain critic, no EMA)", dict(batch_size=256, ema_decay=0.0,
+                                                                          **plain_game), cpu),
+        ("gantool, batch 64, plain critic, no EMA", dict(ema_decay=0.0, **plain_game), cpu),
+        ("gantool, batch 64, code critic, no EMA", dict(ema_decay=0.0), cpu),
+        ("gantool default step (batch 64, code critic, EMA)", {}, cpu),
         ("gantool default step, mixed_bfloat16", dict(mixed_precision=True), cpu),
         ("gantool default step, XLA", {}, xla),
         ("gantool default step, XLA + mixed_bfloat16", dict(mixed_precision=True), xla),
     ]
     for name, settings, device in variants:
         config, step = gantool_step(settings, device)
-        candidates.append(Candidate(name, config.batch_size, step, batches(config, bool(config.aux_weight))))
+        candidates.append(Candidate(name, config.batch_size, step, batches(config, config.uses_labels)))
         keras.mixed_precision.set_global_policy("float32")
     for candidate in candidates:  # warm-up: tracing and compiling
         for batch in candidate.batches[:3]:
