@@ -162,12 +162,14 @@ def main() -> None:
     from gantool.judge.evaluate import evaluate_images, load_judge
     from gantool.runtime.contract import latents
     from gantool.train.callbacks import run_generator
-    from gantool.train.models import build_generator
+    from gantool.train.models import generator_for
+    from gantool.train.recipes import recipe
 
     judge = load_judge()
-    generator = build_generator(100, "normal", arch="dcgan")
+    config = recipe("default").configs({})[-1]
+    generator = generator_for(config)
     started = time.perf_counter()
-    images = run_generator(generator, latents(args.eval_count, 100, 0), 0)
+    images = run_generator(generator, latents(args.eval_count, config.latent_dim, 0), 0)
     evaluate_images(images, *judge)
     seconds = time.perf_counter() - started
     default_rate = statistics.median(candidates[4].rates)

@@ -32,7 +32,7 @@ def main() -> None:
         report, _ = evaluate_generator(Generator.load(path), count=args.count, seed=0,
                                        classifier=classifier, reference=reference)
         m, f = report.model, report.floor
-        extra = f", agrees with the requested digit {m.class_accuracy:.4f}" if m.class_accuracy is not None else ""
+        extra = f", agrees with {report.asked} {m.class_accuracy:.4f}" if m.class_accuracy is not None else ""
         print(f"{path}: FID {m.fid:.3f} ({m.fid / f.fid:.1f}x its floor {f.fid:.3f}), score {m.mnist_score:.3f} "
               f"(floor {f.mnist_score:.3f}), class KL {m.class_kl:.4f}, smallest class {m.min_class_share:.3f}{extra}")
 
