@@ -25,7 +25,7 @@ def main() -> int:
 
     import keras
 
-    first, second = (keras.saving.load_model(path, compile=False) for path in (args.first, args.second))
+    first, second = (keras.saving.load_model(path, compile=False, safe_mode=True) for path in (args.first, args.second))
     pairs = [(a.path, a.numpy(), b.numpy()) for a, b in zip(first.weights, second.weights, strict=False)]
     if len(first.weights) != len(second.weights) or any(x.shape != y.shape for _, x, y in pairs):
         print(f"different architectures: {len(first.weights)} against {len(second.weights)} weight arrays")
