@@ -226,7 +226,15 @@ class BenchResult:
 
 
 def _entry_targets(folder: Path, entries: tuple[FormatEntry, ...]) -> list[Target]:
-    return [Target(folder / e.file_name, e) for e in entries if (folder / e.file_name).is_file()]
+    """Each entry's file in ``folder``, followed by the other graphs of it that ``gantool export --keep-graphs``
+    kept (``STEM.KIND.onnx``)."""
+    targets = []
+    for e in entries:
+        path = folder / e.file_name
+        if path.is_file():
+            targets.append(Target(path, e))
+            targets += [Target(p, e) for p in sorted(folder.glob(f"{path.stem}.*{path.suffix}"))]
+    return targets
 
 
 def _export_first(run: Path, entries: tuple[FormatEntry, ...], log: Callable[[str], None]) -> Path:
@@ -316,6 +324,8 @@ def _row_for(target: Target, measured: dict[str, Any]) -> BenchRow:
         except GantoolError:
             entry = None
     key = entry.key if entry else f"{format_name}/{quantize}"
+    if measured.get("graph") and format_name == "onnx" and quantize == "none":  # which float graph, when several
+        key += f" [{measured['graph']}]"
     return BenchRow(key=key, path=target.path, advice=entry.status.value if entry else "-",
                     size_bytes=target.path.stat().st_size, measured=measured, error=measured.get("error", ""))
 

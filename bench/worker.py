@@ -153,8 +153,10 @@ def measure(spec: WorkerSpec) -> dict[str, Any]:
     (z,) = parity_latents(contract.latent_dim, (PARITY_BATCH,))
     np.save(spec.outputs, generator.generate(z), allow_pickle=False)
     quality = _quality(generator, spec.quality_count) if spec.quality_count else None
+    from gantool.runtime.describe import graph_kind
+
     return {
-        "engine": generator.backend.name, "quantization": contract.quantization,
+        "engine": generator.backend.name, "quantization": contract.quantization, "graph": graph_kind(generator.backend),
         "value_range": list(contract.value_range), "import_s": import_s, "load_s": load_s,
         "timings": timings, "base_rss_bytes": base_rss, "peak_rss_bytes": peak, "quality": quality,
     }

@@ -103,6 +103,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=20, help="timed steps per candidate per round")
     parser.add_argument("--eval-count", type=int, default=2000)
+    parser.add_argument("--xla", action="store_true", help="also time the default step compiled with XLA")
     args = parser.parse_args()
 
     import keras
@@ -127,16 +128,18 @@ def main() -> None:
     plain = TrainConfig(batch_size=256)
     candidates.append(Candidate("TF tutorial's train_step (batch 256)", 256, tutorial, batches(plain, False)))
     plain_game = dict(code_critic=False, code_onehot=False, top_k=1.0)  # an unconditional critic, no label
+    v4 = dict(shared_fakes=False, mixed_precision=False)  # default v4's step: two passes, float32
     variants = [
         ("gantool, tutorial settings (batch 256, plain critic, no EMA)", dict(batch_size=256, ema_decay=0.0,
-                                                                          **plain_game), cpu),
-        ("gantool, batch 64, plain critic, no EMA", dict(ema_decay=0.0, **plain_game), cpu),
-        ("gantool, batch 64, code critic, no EMA", dict(ema_decay=0.0), cpu),
-        ("gantool default step (batch 64, code critic, EMA)", {}, cpu),
-        ("gantool default step, mixed_bfloat16", dict(mixed_precision=True), cpu),
-        ("gantool default step, XLA", {}, xla),
-        ("gantool default step, XLA + mixed_bfloat16", dict(mixed_precision=True), xla),
+                                                                          **plain_game, **v4), cpu),
+        ("gantool, batch 64, code critic, no EMA", dict(ema_decay=0.0, **v4), cpu),
+        ("default v4 step (batch 64, code critic, EMA)", v4, cpu),
+        ("v4 + shared fakes (one generator pass)", dict(v4, shared_fakes=True), cpu),
+        ("v4 + mixed_bfloat16", dict(v4, mixed_precision=True), cpu),
+        ("default v5 step: shared fakes + mixed_bfloat16", dict(shared_fakes=True, mixed_precision=True), cpu),
     ]
+    if args.xla:
+        variants.append(("default v5 step, XLA", dict(shared_fakes=True, mixed_precision=True), xla))
     for name, settings, device in variants:
         config, step = gantool_step(settings, device)
         candidates.append(Candidate(name, config.batch_size, step, batches(config, config.uses_labels)))

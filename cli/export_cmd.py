@@ -24,9 +24,10 @@ EXPORT_HELP = (
     + export_registry.help_table()
     + "\n\n\b\nExamples:\n"
     "  gantool export --format onnx --model runs/dcgan --out g.onnx\n"
-    "  gantool export --format onnx --no-fourier --model runs/dcgan --out g_b1.onnx   # direct first Conv\n"
+    "  gantool export --format onnx --model generator.keras --out g.onnx      # any Keras latent->image model\n"
+    "  gantool export --format onnx --graph plain --model runs/dcgan --out g_plain.onnx\n"
     "  gantool export --format tflite --quantize int8 --model runs/dcgan --out g_int8.tflite\n"
-    "  gantool export --format all --model runs/dcgan --out exports"
+    "  gantool export --format all --keep-graphs --model runs/dcgan --out exports   # then on the Pi: gantool bench --model exports\n"
 )
 
 
@@ -40,39 +41,48 @@ def export(
         help=f"Quantization (default none). Supported: {export_registry.supported_pairs()}.")] = None,
     calibration_size: Annotated[int, typer.Option(help="Latents that calibrate int8 exports.")] = export_registry.DEFAULT_CALIBRATION_SIZE,
     opset: Annotated[int, typer.Option(help="ONNX opset (13-18).")] = 17,
-    value_range: Annotated[str, typer.Option(help="Output range LOW,HIGH when the model has no gantool config.")] = "-1,1",
-    plain: Annotated[bool, typer.Option(help="ONNX: keep tf2onnx's graph (ConvTranspose) instead of the faster rewrite.")] = False,
+    value_range: Annotated[str | None, typer.Option(help="Output range LOW,HIGH of a model without a gantool config whose output layer is linear (default: read from its tanh/sigmoid output).")] = None,
+    graph: Annotated[str, typer.Option(help=(
+        "ONNX float32 graph: auto builds each rewrite within a size guard (weights <= 1.25x, work <= 1.5x the plain "
+        "graph's), checks and times them here at batch 1 and 64, and keeps the fastest; or force one: plain, "
+        "layerwise, layerwise+fourier, optimized, optimized+fourier."))] = "auto",
+    plain: Annotated[bool, typer.Option(help="ONNX: keep tf2onnx's graph (ConvTranspose): --graph plain.")] = False,
+    keep_graphs: Annotated[bool, typer.Option(help=(
+        "ONNX float32 with --graph auto: also write every other graph that passed parity as OUT_STEM.KIND.onnx, "
+        "for gantool bench to compare on the target machine (the fastest graph differs by CPU)."))] = False,
     fourier: Annotated[bool | None, typer.Option("--fourier/--no-fourier", show_default=False, help=(
-        "ONNX float32: compute the 5x5 layer through a DFT (on by default with the optimized graph): "
-        "much faster at large batches; --no-fourier: a direct Conv, less memory and a little faster "
-        "at batch 1."))] = None,
+        "ONNX float32: --fourier forces --graph optimized+fourier (the first 'same' Conv through a DFT); "
+        "--no-fourier leaves the DFT forms out of --graph auto's candidates."))] = None,
     eval_count: Annotated[int, typer.Option(help="--format all: judge each file with gantool eval at this n (0: skip).")] = 2000,
 ) -> None:
     """Export a trained generator and check it against the Keras model (help text: EXPORT_HELP)."""
     from gantool.errors import GantoolError
 
     try:
-        low, high = (float(v) for v in value_range.split(","))
+        given = None if value_range is None else tuple(float(v) for v in value_range.split(","))
+        if given is not None and (len(given) != 2 or not given[0] < given[1]):
+            raise ValueError
     except ValueError:
-        raise GantoolError(f"--value-range must be LOW,HIGH (e.g. -1,1), got {value_range!r}") from None
+        raise GantoolError(f"--value-range must be LOW,HIGH with LOW < HIGH (e.g. -1,1), got {value_range!r}") from None
     quantization = quantize or export_registry.Quantization.none
     if format.value == "all" and quantize is not None:
         raise GantoolError("--format all writes every quantization mode; drop --quantize")
     if fourier is not None and format.value != "all" and (format.value, quantization.value) != ("onnx", "none"):
         raise GantoolError(f"--{'' if fourier else 'no-'}fourier applies to --format onnx without --quantize, "
                            f"not {format.value}/{quantization.value}")
-    options = export_registry.ExportOptions(calibration_size=calibration_size, opset=opset, plain=plain, fourier=fourier)
+    options = export_registry.ExportOptions(calibration_size=calibration_size, opset=opset, plain=plain, fourier=fourier,
+                                            graph=graph, keep_graphs=keep_graphs, log=lambda line: typer.echo(line, err=True))
     if format.value == "all":
-        return _export_all(model, out, (low, high), options, eval_count)
+        return _export_all(model, out, given, options, eval_count)
     from gantool.export.all_formats import describe_export, export_model
 
-    entry, result = export_model(model, out, format.value, quantization.value, (low, high), options)
-    for line in describe_export(entry, result, options):
+    entry, result, contract = export_model(model, out, format.value, quantization.value, given, options)
+    for line in describe_export(entry, result, options, contract):
         typer.echo(line)
     typer.echo(f"Next: gantool sample --model {out} --out grid.png")
 
 
-def _export_all(model: Path, out: Path, value_range: tuple[float, float], options, eval_count: int) -> None:
+def _export_all(model: Path, out: Path, value_range: tuple[float, float] | None, options, eval_count: int) -> None:
     """``gantool export --format all``: every registry pair into one folder, a table and report.json."""
     from gantool.errors import GantoolError
     from gantool.export.all_formats import ExportStatus, export_folder, format_table

@@ -17,7 +17,7 @@ def sample(
     model: Annotated[Path | None, typer.Option(help="Exported .onnx or .tflite (default: the bundled model; bundled-int8: its int8 export).")] = None,
     count: Annotated[int | None, typer.Option(help="Number of samples (default 64).")] = None,
     seed: Annotated[int, typer.Option(help="Latent seed (the latent convention: see gantool info).")] = 0,
-    cols: Annotated[int, typer.Option(help="Digits per grid row (with --digits: samples per digit).")] = 8,
+    cols: Annotated[int | None, typer.Option(help="Images per grid row (default: the count's square root, rounded up; with --digits: samples per digit, default 8).", show_default=False)] = None,
     npy: Annotated[Path | None, typer.Option(help="Write the samples as .npy: uint8 images (count, H, W, C), or float32 points (count, 2); up to 1,000,000.")] = None,
     digit: Annotated[int | None, typer.Option(help="Only this digit: a conditional model is asked for it, a model of the default recipe (its latent names the digit) gets latents set to name it; any other is filtered with the shipped classifier.")] = None,
     digits: Annotated[str | None, typer.Option(help="One row per digit, e.g. 0-9 or 1,3,7 (--cols samples each).")] = None,

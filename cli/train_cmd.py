@@ -78,24 +78,27 @@ def train(out: Path, data: str | None, recipe: str | None, arch: str | None, dat
     """``gantool train``: run a recipe (its settings overridden by the flags given)."""
     from gantool.train.archs import resolve_arch
     from gantool.train.recipes import recipe_for, run_recipe, saved_recipe
+    from gantool.train.run_dir import RunDir
 
     given = {name: value for name, value in settings.items() if value is not None}
-    if resume and recipe is None and arch is None and dataset is None:
-        chosen, earlier = saved_recipe(out)
-        given = {**earlier, **given}
-    else:
-        spec = resolve_arch(arch, dataset) if arch is not None or dataset is not None else None
-        chosen = recipe_for(spec.name if spec else None, recipe)
-    try:
-        run = run_recipe(chosen, out, given, data=data, resume=resume, log=typer.echo, stop_after=stop_after)
-    except KeyboardInterrupt:
-        # Ctrl-C during a checkpoint save waits for the save (see train.checkpoint), so what is there is whole.
-        from gantool.train.trainer import RunDir
-
-        if RunDir(out).checkpoint.is_file():
-            raise fail(f"interrupted; every completed epoch is saved in {out}; to continue, run the same command "
-                       "again with --resume", 130) from None
-        raise fail("interrupted before the first epoch was saved; nothing to resume, run the same command again", 130) from None
+    # The run folder's lock comes first: a second process is refused before it reads a checkpoint
+    # the running one is replacing, and before it writes anything.
+    with RunDir(out).writer(typer.echo):
+        if resume and recipe is None and arch is None and dataset is None:
+            chosen, earlier = saved_recipe(out)
+            given = {**earlier, **given}
+        else:
+            spec = resolve_arch(arch, dataset) if arch is not None or dataset is not None else None
+            chosen = recipe_for(spec.name if spec else None, recipe)
+        try:
+            run = run_recipe(chosen, out, given, data=data, resume=resume, log=typer.echo, stop_after=stop_after)
+        except KeyboardInterrupt:
+            # Ctrl-C during a checkpoint save waits for the save (see train.checkpoint), so what is there is whole.
+            if RunDir(out).checkpoint.is_file():
+                raise fail(f"interrupted; every completed epoch is saved in {out}; to continue, run the same command "
+                           "again with --resume", 130) from None
+            raise fail("interrupted before the first epoch was saved; nothing to resume, run the same command again",
+                       130) from None
     planned = chosen.configs(given)[-1].epochs
     if stop_after is not None and stop_after < planned:
         typer.echo(f"Stopped after epoch {stop_after} of {planned}; continue with the same command, "

@@ -49,6 +49,10 @@ class CheckpointError(GantoolError):
     """A training checkpoint is missing, corrupt or from another configuration."""
 
 
+class RunLockedError(GantoolError):
+    """Another running process is writing the run folder; the message names it (pid, start, command)."""
+
+
 def first_line(exc: BaseException, limit: int = 200) -> str:
     """The first line of ``exc``'s message, cut at ``limit`` characters; its type's name when it has none.
 

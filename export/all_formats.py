@@ -8,8 +8,8 @@ model (max and mean |Δ|, PSNR), status, and the command that samples it.
 One failing entry does not stop the others; its row says why it failed.
 
 Example:
-    >>> entry, result = export_model("runs/dcgan", "g.onnx")
-    >>> print("\n".join(describe_export(entry, result, ExportOptions())))
+    >>> entry, result, contract = export_model("runs/dcgan", "g.onnx")
+    >>> print("\n".join(describe_export(entry, result, ExportOptions(), contract)))
 """
 
 from __future__ import annotations
@@ -88,6 +88,7 @@ class ExportOutcome:
             "message": self.message,
             "quality": self.quality,
             "graph": self.result.graph if self.result else None,
+            "graph_choice": self.result.graph_choice if self.result else None,
             "float_ops": list(self.result.float_ops) if self.result else None,
             "sample_command": self.sample_command,
         }
@@ -100,12 +101,12 @@ def export_one(keras_model, contract: ModelContract, entry: FormatEntry, out: Pa
 
 
 def export_model(model: str | Path, out: str | Path, format: str | ExportFormat = "onnx", quantize: str = "none",
-                 value_range: tuple[float, float] = (-1.0, 1.0),
-                 options: ExportOptions | None = None) -> tuple[FormatEntry, ExportResult]:
+                 value_range: tuple[float, float] | None = None,
+                 options: ExportOptions | None = None) -> tuple[FormatEntry, ExportResult, ModelContract]:
     """Export the Keras generator at ``model`` (a run folder or a ``.keras`` file) to ``out`` in one format.
 
     Returns:
-        The registry entry and what its converter learned (parity, graph kind, what stayed float).
+        The registry entry, what its converter learned (parity, graph kind, what stayed float) and the contract.
 
     Raises:
         UnsupportedFormatError: ``format`` x ``quantize`` is not in the registry.
@@ -126,17 +127,14 @@ def export_model(model: str | Path, out: str | Path, format: str | ExportFormat 
     from gantool.export.source import load_source
 
     keras_model, contract, _ = load_source(model, value_range)
-    return entry, export_one(keras_model, contract, entry, out, options or ExportOptions())
+    return entry, export_one(keras_model, contract, entry, out, options or ExportOptions()), contract
 
 
-def describe_export(entry: FormatEntry, result: ExportResult, options: ExportOptions) -> list[str]:
-    """What :func:`export_model` wrote, as lines for a person: file, graph, calibration, parity, advice."""
+def describe_export(entry: FormatEntry, result: ExportResult, options: ExportOptions,
+                    contract: ModelContract | None = None) -> list[str]:
+    """What :func:`export_model` wrote, as lines for a person: file, graph, calibration, parity, value range, advice."""
     details = [f"opset {options.opset}"] if entry.format is ExportFormat.onnx else []
-    if result.graph == "optimized+fourier":
-        details.append("first Conv through a DFT")
-    elif result.graph and entry.key == "onnx/none" and options.dft_layer:
-        details.append(f"{result.graph} graph (no Dense -> 'same' Conv layer for the DFT form)")
-    elif result.graph:
+    if result.graph:
         details.append(f"{result.graph} graph")
     if result.calibration_size:
         details.append(f"calibrated on {result.calibration_size} latents")
@@ -147,12 +145,20 @@ def describe_export(entry: FormatEntry, result: ExportResult, options: ExportOpt
              f"Parity vs Keras (float64 reference, batch {' and '.join(map(str, PARITY_BATCHES))}): "
              f"max |Δ| {parity.max_abs:.2e}, mean |Δ| {parity.mean_abs:.2e}, "
              f"PSNR {parity.psnr_db:.1f} dB (bound {entry.tolerance.describe()})"]
+    if contract is not None:
+        low, high = contract.value_range
+        lines.append(f"Output: (batch, {', '.join(map(str, contract.output_shape))}) in [{low:g}, {high:g}]"
+                     + (f", {contract.num_classes} classes on input {contract.label_name}" if contract.conditional else ""))
+    if result.graph_choice:
+        from gantool.runtime.describe import describe_choice
+
+        lines += ["Graph: " + line if i == 0 else line for i, line in enumerate(describe_choice(result.graph_choice))]
     if entry.status is Status.not_recommended:
         lines.append(f"Note: {entry.key} is not recommended: {entry.note}")
     return lines
 
 
-def export_folder(model: str | Path, out: str | Path, value_range: tuple[float, float] = (-1.0, 1.0),
+def export_folder(model: str | Path, out: str | Path, value_range: tuple[float, float] | None = None,
                   options: ExportOptions | None = None, eval_count: int = 0,
                   entries: Iterable[FormatEntry] = REGISTRY,
                   log: Callable[[str], None] | None = None) -> tuple[list[ExportOutcome], Path]:
@@ -233,7 +239,7 @@ def write_report(folder: Path, outcomes: list[ExportOutcome], contract: ModelCon
         "source": str(source),
         "contract": contract.to_dict(),
         "parity_latents": {"seed": f"{PARITY_SEED} + batch", "batches": list(PARITY_BATCHES)},
-        "options": dataclasses.asdict(options),
+        "options": {k: v for k, v in dataclasses.asdict(options).items() if k != "log"},
         "exports": [outcome.to_dict() for outcome in outcomes],
     }
     path = folder / REPORT_NAME

@@ -9,6 +9,7 @@ contract in ``metadata_props``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -55,15 +56,22 @@ def to_onnx_proto(keras_model, contract: ModelContract, opset: int = 17, optimiz
     proto, _ = tf2onnx.convert.from_function(generate, input_signature=signature, opset=opset)
     _name_io(proto, contract)
     _check_explicit_pads(proto)
-    kind = "plain"
     if optimize:
-        from gantool.export.fourier_conv import has_dft_layer
         from gantool.export.onnx_optimize import optimize as optimize_graph
 
         proto = optimize_graph(proto, fourier=fourier)
-        # The DFT rewrite applies only where its pattern matches; the kind says whether it did.
-        kind = "optimized+fourier" if has_dft_layer(proto) else "optimized"
-    _set_graph_kind(proto, kind)
+    return finish_graph(proto, contract, "optimized" if optimize else "plain")
+
+
+def finish_graph(proto, contract: ModelContract, base: str):
+    """Stamp ``proto`` (built as graph kind ``base``) with its kind and ``contract``; returns it.
+
+    The DFT rewrite applies only where its pattern matches, so the kind gets ``+fourier`` only where it did.
+    """
+    from gantool.export.fourier_conv import has_dft_layer
+
+    base = base.removesuffix("+fourier")
+    _set_graph_kind(proto, f"{base}+fourier" if base != "plain" and has_dft_layer(proto) else base)
     attach_contract(proto, contract)
     return proto
 
@@ -133,12 +141,23 @@ def write_checked(proto, out: Path, check: Callable[[Path], T], what: str = "exp
 
     with atomic_path(out) as tmp:
         onnx.save(proto, tmp)
-        try:
-            onnx.checker.check_model(str(tmp), full_check=True)
-        except onnx.checker.ValidationError as exc:
-            raise ExportValidationError(f"onnx checker rejected the {what}: {first_line(exc)}") from None
+        check_graph(tmp, what)
         result = check(tmp)
     return result
+
+
+def check_graph(path: Path, what: str = "export") -> None:
+    """The full ONNX checker on the file at ``path``.
+
+    Raises:
+        ExportValidationError: the checker rejected the graph.
+    """
+    import onnx
+
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+    except onnx.checker.ValidationError as exc:
+        raise ExportValidationError(f"onnx checker rejected the {what}: {first_line(exc)}") from None
 
 
 def save_validated(proto, keras_model, contract: ModelContract, out: Path,
@@ -170,8 +189,37 @@ def export_onnx(keras_model, contract: ModelContract, out: Path, opset: int = 17
 
 
 def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> ExportResult:
-    """Registry converter for ``onnx/none`` (see :mod:`gantool.export.registry`)."""
-    proto = to_onnx_proto(keras_model, contract.replace(quantization="none", calibration_size=0), options.opset,
-                          optimize=not options.plain, fourier=options.dft_layer)
-    parity = save_validated(proto, keras_model, contract, out, entry.tolerance.max_abs, entry.tolerance.mean_abs)
-    return ExportResult(out, parity, graph=graph_kind(proto))
+    """Registry converter for ``onnx/none`` (see :mod:`gantool.export.registry`): the graph kind
+    ``options.graph`` names, or with ``auto`` the fastest candidate within the size guard
+    (:func:`gantool.export.graph_choice.choose_graph`); its choice is stored in the file."""
+    import shutil
+    import tempfile
+
+    import onnx
+
+    from gantool.export.graph_choice import choose_graph, graph_file, graph_kinds, store_choice
+
+    contract = contract.replace(quantization="none", calibration_size=0)
+    kinds = graph_kinds(options.graph, options.fourier)
+    plain = to_onnx_proto(keras_model, contract, options.opset, optimize=False)
+
+    def check(path: Path) -> Parity:
+        check_graph(path)
+        return check_parity(keras_model, onnx_runner(path), contract.latent_dim, contract.value_range,
+                            entry.tolerance.max_abs, entry.tolerance.mean_abs, num_classes=contract.num_classes)
+
+    scratch = Path(tempfile.mkdtemp(prefix=".gantool-graphs-", dir=out.parent))
+    try:
+        chosen, choice, parity = choose_graph(plain, lambda proto, kind: finish_graph(proto, contract, kind),
+                                              check, scratch, kinds, log=options.log)
+        proto = onnx.load(chosen)
+        store_choice(proto, choice)
+        with atomic_path(out) as tmp:
+            onnx.save(proto, tmp)
+        if options.keep_graphs:
+            for candidate in choice.candidates:
+                if candidate.path is not None and candidate.path.is_file() and candidate.path != chosen:
+                    os.replace(candidate.path, graph_file(out, candidate.kind))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return ExportResult(out, parity, graph=choice.chosen, graph_choice=choice.to_dict())

@@ -27,11 +27,17 @@ def rename_io(proto, renames: dict[str, str]) -> None:
 
 def tensor_ranks(model) -> dict[str, int]:
     """Tensor name -> rank, where ONNX shape inference knows it."""
+    return {name: len(dims) for name, dims in tensor_shapes(model).items()}
+
+
+def tensor_shapes(model) -> dict[str, tuple]:
+    """Tensor name -> dims (an int, or None for a symbolic axis such as the batch), where shape inference knows it."""
     import onnx
 
     inferred = onnx.shape_inference.infer_shapes(model).graph
     values = (*inferred.input, *inferred.value_info, *inferred.output)
-    return {v.name: len(v.type.tensor_type.shape.dim) for v in values if v.type.tensor_type.HasField("shape")}
+    return {v.name: tuple(d.dim_value if d.HasField("dim_value") else None for d in v.type.tensor_type.shape.dim)
+            for v in values if v.type.tensor_type.HasField("shape")}
 
 
 class EditableGraph:

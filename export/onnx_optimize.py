@@ -35,6 +35,8 @@ constant is not per-channel, say) are kept as they are, which is always correct.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from gantool.errors import UnsupportedFormatError
@@ -46,7 +48,7 @@ from gantool.export.onnx_graph import (
     dense_to_map,
     is_plain_gemm,
     permute_dense_columns,
-    tensor_ranks,
+    tensor_shapes,
 )
 from gantool.export.subpixel import PhaseConv, multiply_adds, phase_weights, plan_axis, split_phases
 
@@ -57,7 +59,7 @@ SPLIT_MIN_CHANNELS = 16
 _SLICE_TO_END = np.iinfo(np.int64).max
 
 
-def optimize(proto, fourier: bool = False):
+def optimize(proto, fourier: bool = False, chain: bool = True, estimate: bool = False):
     """Return an optimized copy of the ONNX generator ``proto`` (``proto`` is untouched).
 
     Args:
@@ -65,6 +67,13 @@ def optimize(proto, fourier: bool = False):
             constant weights as initializers).
         fourier: compute the first Conv in the DFT domain (step 5). Never for
             the int8 export: onnxruntime's int8 Conv is the fast path there.
+        chain: let a strided ConvTranspose read the previous rewrite's phases (one
+            DepthToSpace at the end). Its weights grow with the product of the strides
+            (:mod:`gantool.export.graph_choice` estimates by how much); False rewrites each
+            layer on its own, at about its own weight size.
+        estimate: build nothing: return the rewritten graph's :class:`GraphCost` (weight
+            bytes and multiply-adds per image), found by planning every rewrite with weights
+            that are zero-stride views, so even a rewrite that would be huge allocates nothing.
 
     Returns:
         A new ``onnx.ModelProto`` computing the same function (to float32
@@ -86,17 +95,56 @@ def optimize(proto, fourier: bool = False):
     if any(a.type in subgraphs for n in model.graph.node for a in n.attribute):
         raise UnsupportedFormatError(
             "the graph optimizer does not handle control flow (If/Loop/Scan); export with `plain`")
-    graph = EditableGraph(model.graph, tensor_ranks(model))
+    shapes = tensor_shapes(model)
+    graph = EditableGraph(model.graph, {name: len(dims) for name, dims in shapes.items()})
     while _fold_affine_once(graph):
         pass
-    phase_forms = {}
+    phase_forms, added_macs = {}, 0
     for node in [n for n in graph.nodes if n.op_type == "ConvTranspose"]:
-        _rewrite_conv_transpose(graph, node, phase_forms)
+        added_macs += _rewrite_conv_transpose(graph, node, phase_forms if chain else {}, shapes, estimate)
     _drop_input_transpose(graph)
     if fourier:
         rewrite_first_conv(graph)
+    if estimate:
+        read = {name for n in graph.nodes for name in n.input}
+        weights = sum(value.nbytes for name, value in graph.consts.items() if name in read)
+        return GraphCost(weights, graph_macs(proto) + added_macs)
     graph.write_back()
     return model
+
+
+@dataclasses.dataclass(frozen=True)
+class GraphCost:
+    """What a graph costs: bytes of its constant weights and multiply-adds per image (convolutions and
+    fully connected layers; a DFT layer's MatMuls are not counted)."""
+
+    weight_bytes: int
+    macs: int
+
+
+def graph_macs(proto) -> int:
+    """Multiply-adds per image of ``proto``'s Conv, ConvTranspose and constant-weight Gemm/MatMul nodes."""
+    shapes = tensor_shapes(proto)
+    weights = {t.name: t.dims for t in proto.graph.initializer}
+    total = 0
+    for node in proto.graph.node:
+        if len(node.input) < 2 or node.input[1] not in weights:
+            continue
+        size = int(np.prod(weights[node.input[1]]))
+        if node.op_type == "Conv":
+            total += size * _spatial(shapes.get(node.output[0]))
+        elif node.op_type == "ConvTranspose":
+            total += size * _spatial(shapes.get(node.input[0]))
+        elif node.op_type in ("Gemm", "MatMul") and len(weights[node.input[1]]) == 2:
+            total += size
+    return total
+
+
+def _spatial(dims) -> int:
+    """Height x width of an NCHW tensor's shape (0 when unknown)."""
+    if not dims or len(dims) != 4 or not all(isinstance(d, int) and d > 0 for d in dims[2:]):
+        return 0
+    return dims[2] * dims[3]
 
 
 def _channel_vector(constant: np.ndarray, channels: int, channel_axis: int, rank: int):
@@ -212,12 +260,16 @@ def _conv_transpose_plans(graph: EditableGraph, node, in_block: int):
     return [plan_axis(kernel[a], strides[a], pads[a], pads[a + 2], output_padding[a], in_block) for a in range(2)]
 
 
-def _rewrite_conv_transpose(graph: EditableGraph, node, phase_forms: dict) -> None:
+def _rewrite_conv_transpose(graph: EditableGraph, node, phase_forms: dict, shapes: dict, estimate: bool) -> int:
     """Replace ``node`` by Conv(s) [+ DepthToSpace [+ Slice]] computing the same output.
 
     ``phase_forms`` maps a tensor made by an earlier rewrite's DepthToSpace to
     ``(phase tensor, block, DepthToSpace node)``; a strided ConvTranspose reading
-    it reads the phase tensor instead, and that DepthToSpace goes away.
+    it reads the phase tensor instead, and that DepthToSpace goes away. With ``estimate``
+    the new weights are zero-stride views (sizes without memory).
+
+    Returns:
+        The multiply-adds per image the rewrite adds (negative: saves); 0 where the input's size is unknown.
     """
     from onnx import helper
 
@@ -231,8 +283,17 @@ def _rewrite_conv_transpose(graph: EditableGraph, node, phase_forms: dict) -> No
     has_bias = len(node.input) > 2 and node.input[2]
     bias = graph.consts[node.input[2]] if has_bias else np.zeros(weight.shape[1], np.float32)
     hint = node.name or node.output[0]
-    conv_weight, conv_bias = phase_weights(weight, bias, plan_h, plan_w)
-    convs, phases = _phase_convs(graph, hint, source, conv_weight, conv_bias, plan_h, plan_w)
+    if estimate:
+        rows = plan_h.block * plan_w.block * weight.shape[1]
+        conv_weight = np.broadcast_to(np.float32(0), (rows, plan_h.in_block * plan_w.in_block * weight.shape[0],
+                                                       plan_h.kernel, plan_w.kernel))
+        conv_bias = np.broadcast_to(np.float32(0), (rows,))
+    else:
+        conv_weight, conv_bias = phase_weights(weight, bias, plan_h, plan_w)
+    convs, phases = _phase_convs(graph, hint, source, conv_weight, conv_bias, plan_h, plan_w, copy=not estimate)
+    positions = _spatial(shapes.get(node.input[0]))
+    new_weights = sum(graph.consts[conv.input[1]].size for conv in convs if conv.op_type == "Conv")
+    added = new_weights * positions // (plan_h.in_block * plan_w.in_block) - weight.size * positions
     block, crop = plan_h.block, plan_h.crop_end or plan_w.crop_end
     tail = []
     if block > 1:
@@ -254,15 +315,17 @@ def _rewrite_conv_transpose(graph: EditableGraph, node, phase_forms: dict) -> No
     final = _hoist_activation(graph, convs, tail)
     if tail and not crop:
         phase_forms[final] = (tail[0].input[0], block, tail[0])
+    return added
 
 
-def _phase_convs(graph: EditableGraph, hint: str, source: str, conv_weight, conv_bias, plan_h, plan_w):
+def _phase_convs(graph: EditableGraph, hint: str, source: str, conv_weight, conv_bias, plan_h, plan_w,
+                 copy: bool = True):
     """The Conv nodes computing all phases (one Conv, or one per phase and a Concat) and their output name."""
     from onnx import helper
 
     phases = plan_h.block * plan_w.block
     wide = conv_weight.shape[0] // phases >= SPLIT_MIN_CHANNELS
-    split = split_phases(conv_weight, conv_bias, plan_h, plan_w) if wide else None
+    split = split_phases(conv_weight, conv_bias, plan_h, plan_w, copy) if wide else None
     single_taps, split_taps = multiply_adds(plan_h, plan_w, split)
     if split is None or split_taps >= single_taps or len(split) == 1:
         pads = [plan_h.pad_begin, plan_w.pad_begin, plan_h.pad_end, plan_w.pad_end]

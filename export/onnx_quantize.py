@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from gantool.errors import ConversionError, first_line
-from gantool.export.keras_to_onnx import attach_contract, graph_kind, save_validated, to_onnx_proto
+from gantool.export.keras_to_onnx import attach_contract, finish_graph, graph_kind, save_validated, to_onnx_proto
 from gantool.export.validate import ExportResult, calibration_latents, model_inputs
 from gantool.runtime.contract import ModelContract
 
@@ -126,8 +126,12 @@ def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> 
     import onnx
 
     size = entry.calibration_size(options)
-    float_proto = to_onnx_proto(keras_model, contract.replace(quantization="none", calibration_size=0), options.opset,
-                                optimize=not options.plain, fourier=False)
+    from gantool.export.graph_choice import build, int8_base
+
+    float_contract = contract.replace(quantization="none", calibration_size=0)
+    plain = to_onnx_proto(keras_model, float_contract, options.opset, optimize=False)
+    kind = int8_base(plain, options.graph)
+    float_proto = finish_graph(build(plain, kind), float_contract, kind)
     proto, float_ops = quantize_proto(float_proto, contract, size)
     int8_contract = contract.replace(quantization="int8", calibration_size=size, float_ops=float_ops)
     # The quantizer does not promise to keep metadata_props: carry them over, then the int8 contract.

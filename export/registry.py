@@ -85,14 +85,22 @@ class ExportOptions:
             the optimized rewrite; for debugging and for comparing speed.
         fourier: ONNX float32: compute the first 5x5 layer in the DFT domain
             (:mod:`gantool.export.fourier_conv`), much faster at large batches. None (the default):
-            on for the optimized graph, off with ``plain``; False keeps the optimized graph's direct
-            Conv, which needs less memory and is a little faster at batch 1.
+            a candidate of ``graph`` auto; True: ``graph`` optimized+fourier; False: no DFT candidate.
+        graph: ONNX float32: ``auto`` (the default) builds every graph kind within the size guard,
+            times them and keeps the fastest (:mod:`gantool.export.graph_choice`); a kind
+            (``plain``, ``layerwise``, ``optimized``, ``...+fourier``) forces that graph.
+        keep_graphs: also keep every other float ONNX graph that passed parity, as ``STEM.KIND.onnx``
+            beside the output, so ``gantool bench`` can compare them on the target machine.
+        log: where progress lines go (timing the candidates takes seconds to minutes).
     """
 
     calibration_size: int = DEFAULT_CALIBRATION_SIZE
     opset: int = 17
     plain: bool = False
     fourier: bool | None = None
+    graph: str = "auto"
+    keep_graphs: bool = False
+    log: Callable[[str], None] | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         size = self.calibration_size
@@ -102,6 +110,16 @@ class ExportOptions:
             )
         if self.fourier and self.plain:
             raise GantoolError("`fourier` rewrites the optimized graph; drop `plain` or `fourier`")
+        from gantool.export.graph_choice import GRAPH_KINDS  # a light import: no converter
+
+        if self.graph not in ("auto", *GRAPH_KINDS):
+            raise GantoolError(f"`graph` must be auto or one of {', '.join(GRAPH_KINDS)}, got {self.graph!r}")
+        if self.plain and self.graph not in ("auto", "plain"):
+            raise GantoolError(f"`plain` is `graph` plain; drop one of `plain` and `graph` {self.graph}")
+        if self.plain:
+            object.__setattr__(self, "graph", "plain")
+        elif self.fourier and self.graph == "auto":
+            object.__setattr__(self, "graph", "optimized+fourier")
 
     @property
     def dft_layer(self) -> bool:

@@ -102,13 +102,15 @@ class PhaseConv:
     pads: tuple[int, int, int, int]
 
 
-def split_phases(conv_weight: np.ndarray, conv_bias: np.ndarray, plan_h: AxisPlan, plan_w: AxisPlan):
+def split_phases(conv_weight: np.ndarray, conv_bias: np.ndarray, plan_h: AxisPlan, plan_w: AxisPlan, copy: bool = True):
     """Split a phase Conv into one Conv per output phase, each with only its own taps.
 
     A stride-2, 5-tap kernel gives phases of 2 and 3 taps per axis: one 3x3
     Conv over all phases does 36 multiply-adds where the phases need 25.
     Which kernel rows and columns a phase uses follows from the plans, not from
     the weight values; the cropped rows are zero, so results stay bit for bit equal.
+
+    ``copy=False`` keeps each phase's weight a view (for an estimate of the sizes: nothing is allocated).
 
     Returns:
         A list of :class:`PhaseConv` in DCR channel order, or None when a phase
@@ -128,8 +130,9 @@ def split_phases(conv_weight: np.ndarray, conv_bias: np.ndarray, plan_h: AxisPla
                 plan_h.pad_end - (plan_h.kernel - 1 - rows[-1]), plan_w.pad_end - (plan_w.kernel - 1 - cols[-1]))
         if min(pads) < 0:
             return None
-        cropped = np.ascontiguousarray(weight[:, :, rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])
-        split.append(PhaseConv(cropped, np.ascontiguousarray(bias), pads))
+        cropped = weight[:, :, rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        split.append(PhaseConv(np.ascontiguousarray(cropped) if copy else cropped,
+                               np.ascontiguousarray(bias) if copy else bias, pads))
     return split
 
 

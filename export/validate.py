@@ -49,6 +49,7 @@ class ExportResult:
         graph: an ONNX file's graph kind (``plain``, ``optimized``, ``optimized+fourier``); "" otherwise.
         float_ops: operator types a quantized export left in float.
         calibration_size: latents that calibrated the export (0: not calibrated).
+        graph_choice: how an ONNX float graph was chosen (:class:`gantool.export.graph_choice.GraphChoice`).
     """
 
     path: Path
@@ -56,6 +57,7 @@ class ExportResult:
     graph: str = ""
     float_ops: tuple[str, ...] = ()
     calibration_size: int = 0
+    graph_choice: dict | None = None
 
     @property
     def size_bytes(self) -> int:

@@ -22,6 +22,8 @@ from gantool.errors import ContractError
 METADATA_KEY = "gantool.contract"
 # ONNX metadata entry naming the graph's kind: plain, optimized or optimized+fourier (see gantool.export).
 GRAPH_METADATA_KEY = "gantool.graph"
+# How an ONNX float graph was chosen among its candidates (JSON; gantool.export.graph_choice).
+GRAPH_CHOICE_METADATA_KEY = "gantool.graph_choice"
 CONTRACT_VERSION = 1
 # Metadata is parsed as data, never executed; a bound keeps a hostile file from
 # making the parser allocate without limit.
@@ -32,6 +34,8 @@ LATENT_CONVENTION = (
 )
 
 
+# One MNIST digit's shape (height, width, channels): what `gantool eval` and the classifier take.
+DIGIT_SHAPE = (28, 28, 1)
 LABEL_CONVENTION = "numpy.arange(count) % num_classes (unless labels are asked for)"
 OUTPUT_KINDS = {
     # kind -> rank of one sample's shape, and what it is
@@ -171,6 +175,11 @@ class ModelContract:
     @property
     def is_image(self) -> bool:
         return self.output_kind == "image"
+
+    @property
+    def draws_digits(self) -> bool:
+        """True for a model of MNIST's shape (28x28, one channel): what the shipped classifier can judge."""
+        return self.is_image and tuple(self.output_shape) == DIGIT_SHAPE
 
     def default_labels(self, count: int) -> np.ndarray | None:
         """Labels of the documented convention for ``count`` samples (None when unconditional)."""

@@ -7,15 +7,43 @@ Example:
 
 from __future__ import annotations
 
-from gantool.runtime.contract import GRAPH_METADATA_KEY
+import json
+
+from gantool.runtime.contract import GRAPH_CHOICE_METADATA_KEY, GRAPH_METADATA_KEY
+
+
+def _metadata(backend) -> dict:
+    session = getattr(backend, "session", None)
+    if session is None or not hasattr(session, "get_modelmeta"):
+        return {}
+    return session.get_modelmeta().custom_metadata_map
 
 
 def graph_kind(backend) -> str:
-    """An ONNX model's graph kind (plain, optimized, optimized+fourier) from its metadata; "" otherwise."""
-    session = getattr(backend, "session", None)
-    if session is None or not hasattr(session, "get_modelmeta"):
-        return ""
-    return session.get_modelmeta().custom_metadata_map.get(GRAPH_METADATA_KEY, "")
+    """An ONNX model's graph kind (plain, layerwise, optimized, ...+fourier) from its metadata; "" otherwise."""
+    return _metadata(backend).get(GRAPH_METADATA_KEY, "")
+
+
+def graph_choice(backend) -> dict | None:
+    """How an ONNX model's graph was chosen among its candidates (export metadata), or None."""
+    text = _metadata(backend).get(GRAPH_CHOICE_METADATA_KEY)
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
+def describe_choice(choice: dict) -> list[str]:
+    """A graph choice (``GraphChoice.to_dict()``) as lines: how it was chosen, then one per candidate."""
+    lines = [f"{choice.get('chosen')} ({choice.get('how')}) among:"]
+    for c in choice.get("candidates", []):
+        size = f"{c['size_bytes'] / 1e6:.2f} MB" if c.get("size_bytes") else (
+            f"~{c['weight_bytes'] / 1e6:.2f} MB of weights" if c.get("weight_bytes") else "")
+        times = ", ".join(f"batch {b}: {ms:.3g} ms" for b, ms in (c.get("ms") or {}).items())
+        details = "; ".join(x for x in (size, times, c.get("reason", "")) if x)
+        mark = "*" if c.get("kind") == choice.get("chosen") else "-"
+        lines.append(f"  {mark} {c.get('kind')}: {c.get('status')}" + (f" ({details})" if details else ""))
+    return lines
 
 
 def describe_fields(generator, recipe: str | None = None) -> list[tuple[str, str]]:
@@ -38,7 +66,8 @@ def describe_fields(generator, recipe: str | None = None) -> list[tuple[str, str
         ("quantization", quantization),
     ]
     if graph := graph_kind(generator.backend):
-        fields.append(("graph", graph))
+        choice = graph_choice(generator.backend)
+        fields.append(("graph", "\n    ".join(describe_choice(choice)) if choice else graph))
     fields.append(("latents", contract.latent_convention))
     if contract.conditional:
         fields.append(("labels", "default: numpy.arange(count) % num_classes; gantool sample --digit D / --digits 0-9"))

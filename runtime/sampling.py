@@ -20,6 +20,7 @@ and writes the grid (or scatter plot) and the ``.npy`` file.
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,8 @@ from gantool.errors import GantoolError
 MAX_FILTER_FACTOR = 50
 FILTER_BATCH = 256
 DEFAULT_COUNT = 64
+# Samples per digit of a ``digits`` table when ``cols`` is not given.
+DIGITS_COLS = 8
 
 
 def parse_digits(text: str, num_classes: int = 10) -> list[int]:
@@ -154,7 +157,7 @@ class Written:
     Args:
         paths: the files written (grid or plot PNG, ``.npy``).
         count: samples drawn.
-        what: ``digits`` or ``points``.
+        what: ``digits`` (a 28x28 grey model), ``images`` (any other image model) or ``points``.
         model: the model file's name.
         notes: what the user should know beyond that (how the contract was found, filtering).
     """
@@ -166,9 +169,14 @@ class Written:
     notes: tuple[str, ...] = ()
 
 
-def _check_request(out, npy, count: int | None, cols: int, digit: int | None, digits: str | None,
-                   scale: int) -> tuple[int, list[int] | None]:
-    """The number of samples to draw and the parsed ``digits``, once the request makes sense."""
+def default_cols(count: int) -> int:
+    """Grid columns when none are asked for: the smallest square-ish grid (8 for 64 images, 4 for 16)."""
+    return max(1, math.ceil(math.sqrt(count)))
+
+
+def _check_request(out, npy, count: int | None, cols: int | None, digit: int | None, digits: str | None,
+                   scale: int) -> tuple[int, int, list[int] | None]:
+    """The number of samples to draw, the grid's columns and the parsed ``digits``, once the request makes sense."""
     from gantool.runtime.images import MAX_GRID_IMAGES
 
     if out is None and npy is None:
@@ -178,21 +186,26 @@ def _check_request(out, npy, count: int | None, cols: int, digit: int | None, di
     if digits is not None and count is not None:
         raise GantoolError("`digits` draws one row per digit; set the samples per digit with `cols`, not `count`")
     digit_list = parse_digits(digits) if digits is not None else None
+    if digit_list and cols is None:
+        cols = DIGITS_COLS
+    if cols is not None and cols <= 0:
+        raise GantoolError(f"`cols` must be a positive integer, got {cols}")
     count = len(digit_list) * cols if digit_list else (DEFAULT_COUNT if count is None else count)
     if count <= 0:
         raise GantoolError(f"`count` must be a positive integer, got {count}")
+    cols = default_cols(count) if cols is None else cols
     if out is not None and count > MAX_GRID_IMAGES:
         raise GantoolError(f"a grid of {count} digits is too large to look at (limit {MAX_GRID_IMAGES}); "
                            "write them with `npy` instead, or lower `count`")
-    if out is not None and (cols <= 0 or cols > count):
+    if out is not None and cols > count:
         raise GantoolError(f"`cols` must be between 1 and `count` ({count}), got {cols}")
     if scale <= 0:
         raise GantoolError(f"`scale` must be a positive integer, got {scale}")
-    return count, digit_list
+    return count, cols, digit_list
 
 
 def sample_to_files(model: str | Path | None = None, out: str | Path | None = None, npy: str | Path | None = None,
-                    count: int | None = None, seed: int = 0, cols: int = 8, digit: int | None = None,
+                    count: int | None = None, seed: int = 0, cols: int | None = None, digit: int | None = None,
                     digits: str | None = None, threads: int | None = None, scale: int = 1) -> Written:
     """Draw from ``model`` and write a PNG grid (a scatter plot for points) to ``out`` and/or the samples to ``npy``.
 
@@ -202,7 +215,8 @@ def sample_to_files(model: str | Path | None = None, out: str | Path | None = No
         npy: the ``.npy`` to write: uint8 images ``(count, H, W, C)`` or float32 points ``(count, dims)``.
         count: samples (default 64); with ``digits``, ``cols`` per digit instead.
         seed: latent seed.
-        cols: images per grid row (with ``digits``: samples per digit).
+        cols: images per grid row (with ``digits``: samples per digit, default 8); None: the count's
+            square root, rounded up.
         digit: only this digit (a conditional model is asked for it, one whose latent names its digit
             gets latents set to name it, any other one is filtered).
         digits: one row per digit, e.g. ``0-9`` or ``1,3,7``.
@@ -216,7 +230,7 @@ def sample_to_files(model: str | Path | None = None, out: str | Path | None = No
     from gantool.runtime.generator import Generator
     from gantool.runtime.images import make_grid, png_bytes, save_png
 
-    count, digit_list = _check_request(out, npy, count, cols, digit, digits, scale)
+    count, cols, digit_list = _check_request(out, npy, count, cols, digit, digits, scale)
     paths = tuple(Path(path) for path in (out, npy) if path is not None)
     for path in paths:
         check_output_path(path)
@@ -234,4 +248,5 @@ def sample_to_files(model: str | Path | None = None, out: str | Path | None = No
 
             write_bytes_atomic(out, png_bytes(scatter_plot(drawn.samples, title=f"{count} points, seed {seed}")))
     notes = tuple(note for note in (generator.contract_note, drawn.note) if note)
-    return Written(paths, count, "digits" if generator.contract.is_image else "points", generator.path.name, notes)
+    what = "points" if not generator.contract.is_image else "digits" if generator.contract.draws_digits else "images"
+    return Written(paths, count, what, generator.path.name, notes)

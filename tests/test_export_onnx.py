@@ -87,20 +87,34 @@ def test_broken_keras_files(tmp_path, content):
         load_source(path)
 
 
-def test_graph_flags_choose_plain_optimized_or_dft(tiny_run, tmp_path):
+def test_graph_flags_force_a_graph_or_measure_the_candidates(tiny_run, tmp_path):
+    import json
+
     import onnx
     from typer.testing import CliRunner
 
     from gantool.cli import app
+    from gantool.export.graph_choice import GRAPH_KINDS
 
-    # The optimized graph computes its first layer through a DFT unless --no-fourier.
-    for flags, kind in ((["--plain"], "plain"), (["--no-plain"], "optimized+fourier"), ([], "optimized+fourier"),
-                        (["--fourier"], "optimized+fourier"), (["--no-fourier"], "optimized"),
-                        (["--plain", "--no-fourier"], "plain")):
-        out = tmp_path / f"{kind}_{len(flags)}_{'_'.join(flags)}.onnx"
+    # A forced graph is that graph; auto (the default) measures every candidate and records why.
+    for flags, allowed in ((["--plain"], {"plain"}), (["--graph", "plain", "--no-fourier"], {"plain"}),
+                           (["--fourier"], {"optimized+fourier"}), (["--graph", "layerwise"], {"layerwise"}),
+                           ([], set(GRAPH_KINDS)), (["--no-fourier"], {k for k in GRAPH_KINDS if "fourier" not in k})):
+        out = tmp_path / f"{len(flags)}_{'_'.join(flags)}.onnx"
         result = CliRunner().invoke(app, ["export", "--model", str(tiny_run), "--out", str(out), *flags])
         assert result.exit_code == 0, result.output
-        assert ("first Conv through a DFT" in result.output) == (kind == "optimized+fourier")
         proto = onnx.load(out)
-        assert {p.key: p.value for p in proto.metadata_props}["gantool.graph"] == kind
+        metadata = {p.key: p.value for p in proto.metadata_props}
+        kind = metadata["gantool.graph"]
+        assert kind in allowed, (flags, kind)
         assert ("ConvTranspose" in {n.op_type for n in proto.graph.node}) == (kind == "plain")
+        choice = json.loads(metadata["gantool.graph_choice"])
+        assert choice["chosen"] == kind and f"{kind} graph" in result.output
+        statuses = {c["kind"]: c["status"] for c in choice["candidates"]}
+        if len(allowed) == 1:
+            assert choice["how"] == "forced" and statuses == {kind: "chosen"}
+        else:
+            assert set(statuses) == allowed and statuses[kind] == "chosen"
+            timed = [c for c in choice["candidates"] if c["status"] in ("chosen", "measured")]
+            assert len(timed) >= 2 and all(set(c["ms"]) == {"1", "64"} for c in timed)
+    assert not list(tmp_path.glob(".gantool-graphs-*"))  # no scratch left behind

@@ -101,7 +101,32 @@ def test_cli_trains_a_recipe_and_records_it(tmp_path, name):
     assert saved["training"]["steps_per_epoch"] is None  # a whole pass over the file
     assert (out / "generator.keras").is_file()
     expected = recipe(name or "default").settings
-    assert all(saved["training"][key] == value for key, value in expected.items() if key not in training["overrides"])
+    # An "auto" setting is decided on the machine that trains (and recorded so, not as an override).
+    from gantool.train.recipes import AUTO
+
+    decided = {key: AUTO[key]() if value == "auto" else value for key, value in expected.items()}
+    assert all(saved["training"][key] == value for key, value in decided.items() if key not in training["overrides"])
+
+
+def test_auto_mixed_precision_follows_the_cpu_and_a_resumed_run_keeps_its_own(tmp_path, monkeypatch):
+    """``mixed_precision`` "auto": bfloat16 only on a CPU with native bfloat16; a run resumed elsewhere keeps
+    what it started with."""
+    from gantool.train import device
+    from gantool.train.recipes import recipe
+
+    flags = tmp_path / "cpuinfo"
+    flags.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n")
+    assert not device.native_bfloat16(str(flags))
+    flags.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16\n")
+    assert device.native_bfloat16(str(flags))
+    assert not device.native_bfloat16(str(tmp_path / "missing"))
+    for native in (True, False):
+        monkeypatch.setattr(device, "native_bfloat16", lambda native=native: native)
+        config = recipe("default").configs({"epochs": 1})[-1]
+        assert config.mixed_precision is native and config.shared_fakes and "mixed_precision" not in config.overrides
+        kept = recipe("default").configs({"epochs": 1}, auto={"mixed_precision": not native})[-1]
+        assert kept.mixed_precision is (not native)
+    assert recipe("default").configs({"mixed_precision": False})[-1].mixed_precision is False  # a flag wins
 
 
 def test_unknown_recipe_is_one_line_listing_the_recipes(tmp_path):

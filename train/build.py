@@ -32,7 +32,8 @@ def build_gan(config: TrainConfig, device: Device | None = None):
     gan = GAN(generator, discriminator, config.latent_dim, config.seed, config.label_smoothing, config.ema_decay,
               config.d_steps, num_classes=config.spec.num_classes, aux_weight=config.aux_weight,
               aux_fake_weight=config.aux_fake_weight, aux_balance=config.aux_balance,
-              aux_sharpen=config.aux_sharpen, top_k=config.top_k, code_critic=config.code_critic)
+              aux_sharpen=config.aux_sharpen, top_k=config.top_k, code_critic=config.code_critic,
+              shared_fakes=config.shared_fakes)
 
     def adam(lr):
         optimizer = keras.optimizers.Adam(learning_rate=lr, beta_1=config.beta1)

@@ -38,7 +38,10 @@ class TrainConfig:
         label_smoothing: one-sided smoothing; real targets become ``1 - label_smoothing``.
         latent_dim: length of the latent vector.
         initializer: weight initialisation of conv and dense kernels.
-        mixed_precision: mixed_float16 on GPU, mixed_bfloat16 on CPU.
+        mixed_precision: mixed_float16 on GPU, mixed_bfloat16 on CPU. A recipe may say ``"auto"``:
+            on where the CPU computes bfloat16 natively (:func:`gantool.train.device.native_bfloat16`).
+        shared_fakes: one batch of fakes feeds both updates of a step (the TensorFlow tutorial's
+            step: one generator pass and one critic pass on fakes instead of two); needs ``d_steps`` 1.
         steps_per_epoch: cap on steps per epoch (for smoke tests); None for full epochs.
         grid_seed: seed of the fixed latents drawn in every epoch's sample grid.
         keep_epochs: also keep each epoch's generator (for choosing the best one later).
@@ -112,6 +115,7 @@ class TrainConfig:
     latent_dim: int = 100
     initializer: Initializer = Initializer.glorot
     mixed_precision: bool = False
+    shared_fakes: bool = False
     steps_per_epoch: int | None = None
     grid_seed: int = 0
     keep_epochs: bool = False
@@ -139,6 +143,8 @@ class TrainConfig:
         for name, value in positive.items():
             if not isinstance(value, int) or value <= 0:
                 raise GantoolError(f"`{name}` must be a positive integer, got {value}")
+        if self.shared_fakes and self.d_steps != 1:
+            raise GantoolError(f"`shared_fakes` feeds one critic update per step; `d_steps` {self.d_steps} needs it off")
         if self.eval_every < 0 or self.eval_count < 100:
             raise GantoolError("`eval_every` must be >= 0 and `eval_count` >= 100")
         from gantool.judge.evaluate import MAX_COUNT as MAX_EVAL_COUNT  # numpy: only when a config is made

@@ -1,7 +1,7 @@
 """The GAN as a ``keras.Model`` with its own ``train_step`` (keras-io pattern).
 
 Each step updates the discriminator on a real and a fake batch, then the
-generator on fresh noise. Noise comes from a :class:`keras.random.SeedGenerator`
+generator on fresh noise; with ``shared_fakes`` both updates read one batch of fakes. Noise comes from a :class:`keras.random.SeedGenerator`
 whose state is a variable, so a checkpoint restores the exact noise stream.
 """
 
@@ -22,8 +22,11 @@ class GAN(keras.Model):
     def __init__(self, generator, discriminator, latent_dim: int, seed: int, label_smoothing: float = 0.0,
                  ema_decay: float = 0.0, d_steps: int = 1, num_classes: int = 0, aux_weight: float = 0.0,
                  aux_fake_weight: float = 0.0, aux_balance: str = "batch", aux_sharpen: str = "entropy",
-                 top_k: float = 1.0, code_critic: bool = False):
+                 top_k: float = 1.0, code_critic: bool = False, shared_fakes: bool = False):
         super().__init__()
+        # shared_fakes: one generator pass and one critic pass on the fakes feed both updates
+        # (the TensorFlow tutorial's step; TrainConfig.shared_fakes).
+        self.shared_fakes = shared_fakes
         # aux_weight > 0: the discriminator also returns class logits (TrainConfig.aux_weight);
         # aux_fake_weight > 0: that head is pushed towards uncertainty on fakes (TrainConfig.aux_fake_weight).
         self.aux_weight = aux_weight
@@ -175,9 +178,47 @@ class GAN(keras.Model):
         else:
             real_images, real_labels = data, None
         judge_labels = real_labels if self.num_classes or self.code_critic else None
-        batch = tf.shape(real_images)[0]
-        real_target = tf.fill((batch, 1), 1.0 - self.label_smoothing)
+        real_target = tf.fill((tf.shape(real_images)[0], 1), 1.0 - self.label_smoothing)
 
+        if self.shared_fakes:
+            d_loss, g_loss, real_logits, fake_logits = self._shared_step(real_images, real_labels, judge_labels,
+                                                                         real_target)
+        else:
+            d_loss, g_loss, real_logits, fake_logits = self._alternating_step(real_images, real_labels, judge_labels,
+                                                                              real_target)
+        if self.ema is not None:
+            self.ema.update(self.generator)
+
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.d_real_tracker.update_state(tf.reduce_mean(tf.sigmoid(real_logits)))
+        self.d_fake_tracker.update_state(tf.reduce_mean(tf.sigmoid(fake_logits)))
+        return {m.name: m.result() for m in self.metrics}
+
+    def _apply(self, optimizer, tape, loss, model):
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=False))
+
+    def _shared_step(self, real_images, real_labels, judge_labels, real_target):
+        """Both updates from one batch of fakes: the critic's and the generator's losses read the same
+        forward pass (simultaneous gradient steps, as in the TensorFlow DCGAN tutorial)."""
+        batch = tf.shape(real_images)[0]
+        with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
+            z, fake_labels, fake_images = self._generate(batch)
+            real_logits, real_classes = self._judge(real_images, judge_labels)
+            fake_logits, fake_classes = self._judge(fake_images, fake_labels)
+            d_loss = sum_terms(self.discriminator_terms(real_target, real_logits, fake_logits, real_labels,
+                                                        real_classes, fake_classes))
+            g_loss = sum_terms(self.generator_terms(fake_logits, fake_classes, z))
+            d_scaled = self.d_optimizer.scale_loss(d_loss)
+            g_scaled = self.g_optimizer.scale_loss(g_loss)
+        self._apply(self.d_optimizer, d_tape, d_scaled, self.discriminator)
+        self._apply(self.g_optimizer, g_tape, g_scaled, self.generator)
+        return d_loss, g_loss, real_logits, fake_logits
+
+    def _alternating_step(self, real_images, real_labels, judge_labels, real_target):
+        """The critic's update(s) on fresh fakes, then the generator's on fresh fakes judged by the updated critic."""
+        batch = tf.shape(real_images)[0]
         # d_steps > 1 gives the discriminator several updates (fresh fakes, same real batch) per
         # generator update: a stronger critic when D(x) and D(G(z)) sit near 0.5.
         for _ in range(self.d_steps):
@@ -189,24 +230,15 @@ class GAN(keras.Model):
                                                  fake_classes)
                 d_loss = sum_terms(terms)
                 scaled = self.d_optimizer.scale_loss(d_loss)
-            grads = tape.gradient(scaled, self.discriminator.trainable_variables)
-            self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables, strict=False))
+            self._apply(self.d_optimizer, tape, scaled, self.discriminator)
 
         with tf.GradientTape() as tape:
             z, wanted, fake = self._generate(batch)
             fooled_logits, fake_classes = self._judge(fake, wanted)
             g_loss = sum_terms(self.generator_terms(fooled_logits, fake_classes, z))
             scaled = self.g_optimizer.scale_loss(g_loss)
-        grads = tape.gradient(scaled, self.generator.trainable_variables)
-        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables, strict=False))
-        if self.ema is not None:
-            self.ema.update(self.generator)
-
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        self.d_real_tracker.update_state(tf.reduce_mean(tf.sigmoid(real_logits)))
-        self.d_fake_tracker.update_state(tf.reduce_mean(tf.sigmoid(fake_logits)))
-        return {m.name: m.result() for m in self.metrics}
+        self._apply(self.g_optimizer, tape, scaled, self.generator)
+        return d_loss, g_loss, real_logits, fake_logits
 
     def state_objects(self) -> dict:
         """Everything whose variables a checkpoint must hold, by a stable name."""

@@ -73,8 +73,12 @@ class Recipe:
     def epochs(self) -> int:
         return self.phases[-1].until
 
-    def configs(self, overrides: dict[str, Any] | None = None) -> list[TrainConfig]:
+    def configs(self, overrides: dict[str, Any] | None = None, auto: dict[str, Any] | None = None) -> list[TrainConfig]:
         """One :class:`TrainConfig` per phase, each with ``epochs`` at that phase's end.
+
+        A setting the recipe gives as ``"auto"`` is decided here for this machine (:data:`AUTO`), or
+        taken from ``auto`` (a resumed run keeps what it was started with); either way it is not an
+        override.
 
         ``overrides`` (explicit settings, e.g. from flags) apply to every phase, except two:
         ``epochs`` stretches or shrinks the whole schedule (every phase keeps its share of the
@@ -93,12 +97,14 @@ class Recipe:
         recorded = dict(sorted({**overrides, **_given(total, decay_start, self)}.items()))
         phases = self.scaled(total)
         configs, start = [], 0
+        settings = {key: (value if value != "auto" else (auto or {}).get(key, AUTO[key]())) for key, value in
+                    self.settings.items()}
         for index, (end, phase) in enumerate(phases):
             last = index == len(phases) - 1
             decay = decay_start if last and decay_start is not None else decay_epoch(start, end, phase.decay)
             configs.append(TrainConfig(arch=self.arch, epochs=end, lr_decay_start=decay, recipe=self.name,
                                        recipe_version=self.version, overrides=recorded,
-                                       **{**self.settings, **phase.settings, **overrides}))
+                                       **{**settings, **phase.settings, **overrides}))
             start = end
         return configs
 
@@ -144,6 +150,16 @@ def decay_epoch(start: int, end: int, fraction: float) -> int:
 # TrainConfig fields a recipe sets or a flag may override; the rest belong to the run.
 OVERRIDABLE = {f.name for f in dataclasses.fields(TrainConfig)} - {"arch", "recipe", "recipe_version", "overrides"}
 
+def _native_bfloat16() -> bool:
+    from gantool.train.device import native_bfloat16
+
+    return native_bfloat16()
+
+
+# How a recipe's "auto" setting is decided on the machine that trains: bfloat16 mixed precision
+# only where the CPU computes bfloat16 in hardware (docs/speed.md: 1.37x the step there).
+AUTO = {"mixed_precision": _native_bfloat16}
+
 # What the tutorial GANs of the other archs use (their own papers' / repositories' settings).
 # What the default and bundled recipes share: batch 64, two-time-scale Adam, N(0, 0.02), a weight
 # average, an evaluation every epoch.
@@ -154,14 +170,14 @@ _CLASS_GAME = {**_GAME, "aux_fake_weight": 3.0}
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe(
-        "default", 4, "dcgan",
+        "default", 5, "dcgan",
         "the tutorial's generator, whose latent's first 10 components name the digit it draws (read as a "
         "one-hot), judged by the conditional DCGAN's critic told that digit; batch 64, two-time-scale Adam, "
-        "N(0, 0.02) init, a weight average with BatchNorm recalibration, top-k; rates decay over the second half",
-        {**_GAME, "code_onehot": True, "code_critic": True, "code_gain": 5.0, "top_k": 0.5},
+        "N(0, 0.02) init, a weight average with BatchNorm recalibration, top-k; rates decay over the second half; "
+        "one batch of fakes per step, bfloat16 where the CPU has it",
+        {**_GAME, "code_onehot": True, "code_critic": True, "code_gain": 5.0, "top_k": 0.5, "shared_fakes": True,
+         "mixed_precision": "auto"},
         (Phase(10, decay=0.5),),
-        (Measured(9.632, 0.656, 0.0005, 0.095, 10_000, 10, "2026-11-30", seed=0),
-         Measured(9.580, 0.663, 0.0005, 0.095, 10_000, 10, "2026-11-30", seed=1)),
     ),
     Recipe(
         "bundled", 1, "dcgan",
@@ -273,10 +289,24 @@ def run_recipe(chosen: Recipe, out: str | Path, overrides: dict[str, Any] | None
 
     Every phase's settings are checked before anything is written, and so is the resumption:
     a run already past the requested schedule, or trained with another recipe, is refused.
+    ``out`` is locked first and until the last phase ends (:meth:`RunDir.writer`): no other process
+    writes it in between phases, and a second one started meanwhile is refused.
 
     Returns:
         the :class:`~gantool.train.trainer.RunDir` of the run.
+
+    Raises:
+        RunLockedError: another process is writing ``out``; nothing was written.
     """
+    from gantool.train.run_dir import RunDir
+
+    with RunDir(Path(out)).writer(log):
+        return _run_phases(chosen, out, overrides, data, resume, log, stop_after)
+
+
+def _run_phases(chosen: Recipe, out: str | Path, overrides: dict[str, Any] | None, data: str | None, resume: bool,
+                log: Callable[[str], None], stop_after: int | None):
+    """:func:`run_recipe`'s work, by the run folder's only writer."""
     from gantool.train.checkpoint import read_checkpoint_meta
     from gantool.train.trainer import RunDir, train
 
@@ -293,6 +323,8 @@ def run_recipe(chosen: Recipe, out: str | Path, overrides: dict[str, Any] | None
                                f"ask for at least {done}")
         if saved.recipe == chosen.name and saved.recipe_version == chosen.version:
             _check_phases_kept(chosen, saved.overrides, configs, done, run.root)
+        # What "auto" decided when the run started holds for the rest of it, on any machine.
+        configs = chosen.configs(overrides, auto={key: getattr(saved, key) for key in AUTO})
     if stop_after is not None and not 0 < stop_after <= configs[-1].epochs:
         raise GantoolError(f"`stop_after` must be an epoch in [1, `epochs`={configs[-1].epochs}], got {stop_after}")
     for index, config in enumerate(configs):

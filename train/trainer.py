@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from gantool.errors import GantoolError
-from gantool.runtime.files import check_output_folder, write_bytes_atomic
+from gantool.runtime.files import write_bytes_atomic
 from gantool.runtime.images import save_gif
 from gantool.train.checkpoint import load_checkpoint, read_checkpoint_meta
 from gantool.train.config import TrainConfig
@@ -34,14 +34,24 @@ def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool 
     schedule (learning-rate decay included), so that ``resume`` later continues the same run.
     ``device`` overrides :func:`gantool.train.device.detect_device` (tests run the GPU paths on a CPU).
 
+    The run folder is locked for the whole call (:meth:`RunDir.writer`), before anything in it is
+    read or written; a caller that runs several phases holds it across all of them.
+
     Raises:
         GantoolError: bad data, an existing run without ``--resume``, or a checkpoint
             that does not match ``config``.
+        RunLockedError: another process is writing ``out``.
     """
+    run = RunDir(Path(out))
+    with run.writer(log):
+        return _train_locked(config, run, data, resume, log, stop_after, device)
+
+
+def _train_locked(config: TrainConfig, run: RunDir, data: str | None, resume: bool, log, stop_after: int | None,
+                  device: Device | None) -> RunDir:
+    """:func:`train`'s work, by the run folder's only writer."""
     from gantool.train.mnist import load_mnist
 
-    run = RunDir(Path(out))
-    check_output_folder(run.root)
     if stop_after is not None and not 0 < stop_after <= config.epochs:
         raise GantoolError(f"`stop_after` must be an epoch in [1, `epochs`={config.epochs}], got {stop_after}")
     if run.checkpoint.exists() and not resume:

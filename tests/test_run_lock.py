@@ -1,0 +1,233 @@
+"""One writer per run folder: a second `gantool train` is refused naming the first; a dead holder's lock is taken over.
+
+The lock is held by real subprocesses (a few lines of Python that take it and wait), so these
+tests run in seconds; the last one (slow) does the same with real tiny trainings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import gantool.train.run_lock as lock_module
+from gantool.errors import GantoolError, RunLockedError
+from gantool.train.run_lock import LOCK_NAME, Holder, process_start, run_lock
+
+from .conftest import FIXTURE_NPZ
+
+# Takes the lock of argv[1] (without flock when argv[2] is "no-flock"), says "held", and holds it until stdin closes.
+HOLD = """
+import errno, sys
+import gantool.train.run_lock as lock_module
+if sys.argv[2] == "no-flock":
+    def no_flock(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+    lock_module.flock = no_flock
+with lock_module.run_lock(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+@contextlib.contextmanager
+def holding(root: Path, mode: str = "flock"):
+    """A subprocess holding the lock of ``root`` inside the block (released when the block ends, unless killed)."""
+    process = subprocess.Popen([sys.executable, "-c", HOLD, str(root), mode], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "held"
+        yield process
+    finally:
+        if process.poll() is None:
+            process.stdin.close()
+        process.wait(timeout=30)
+        process.stdout.close()
+        with contextlib.suppress(BrokenPipeError):
+            process.stdin.close()
+
+
+def sigkill(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+def no_flock(fd, operation):
+    raise OSError(errno.ENOLCK, "No locks available")
+
+
+def snapshot(folder: Path) -> dict[str, bytes | None]:
+    """Every file's bytes (None for a folder) under ``folder``."""
+    return {str(p.relative_to(folder)): (None if p.is_dir() else p.read_bytes()) for p in sorted(folder.rglob("*"))}
+
+
+def fake_run(root: Path) -> Path:
+    for name, data in {"checkpoints/last.npz": b"PK\x03\x04 not a real one", "config.json": b"{}",
+                       "metrics.csv": b"epoch,d_loss\n1,1.3\n", "samples/epoch_0001.png": b"\x89PNG"}.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return root
+
+
+def gantool(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gantool", *map(str, args)], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+def test_a_second_train_is_refused_in_one_line_naming_the_holder_and_writes_nothing(tmp_path):
+    run = fake_run(tmp_path / "run")
+    with holding(run) as holder:
+        record = json.loads((run / LOCK_NAME).read_text())
+        assert record["pid"] == holder.pid and record["start"] == process_start(holder.pid)
+        before = snapshot(run)
+        for extra in (["--resume"], ["--data", FIXTURE_NPZ, "--recipe", "tutorial", "--epochs", "1"]):
+            result = gantool("train", "--out", run, *extra)
+            lines = result.stderr.splitlines()
+            assert result.returncode == 2 and len(lines) == 1 and not result.stdout, (result.stdout, result.stderr)
+            assert lines[0].startswith(f"error: {run} is being written by another training process (pid {holder.pid} ")
+            assert f"started {record['started']}" in lines[0] and lines[0].endswith("or choose another --out")
+            assert snapshot(run) == before
+    # Released: the lock file is gone, the run's files are as they were.
+    assert snapshot(run) == {k: v for k, v in before.items() if k != LOCK_NAME}
+
+
+def test_the_lock_of_a_sigkilled_process_is_taken_over_without_a_prompt(tmp_path):
+    run = tmp_path / "run"
+    with holding(run) as holder:
+        with pytest.raises(RunLockedError, match=f"pid {holder.pid} "), run_lock(run):
+            pass
+        sigkill(holder)
+    assert json.loads((run / LOCK_NAME).read_text())["pid"] == holder.pid  # SIGKILL left the file, not the flock
+    said = []
+    with run_lock(run, log=said.append):
+        assert json.loads((run / LOCK_NAME).read_text())["pid"] == os.getpid()
+    assert len(said) == 1 and f"from pid {holder.pid} " in said[0] and "no longer running" in said[0]
+    assert not (run / LOCK_NAME).exists()
+
+
+def test_without_flock_a_live_holder_refuses_and_a_sigkilled_ones_record_is_stale(tmp_path, monkeypatch):
+    """Where flock fails (some network filesystems), the pid and start moment in the record are the lock."""
+    monkeypatch.setattr(lock_module, "flock", no_flock)
+    run = tmp_path / "run"
+    with holding(run, "no-flock") as holder:
+        with pytest.raises(RunLockedError, match=f"pid {holder.pid} ") as refused, run_lock(run):
+            pass
+        assert "delete" not in str(refused.value)  # same host, start known: the holder is certainly running
+        sigkill(holder)
+    said = []
+    with run_lock(run, log=said.append):
+        assert Holder.parse((run / LOCK_NAME).read_bytes()).pid == os.getpid()
+    assert len(said) == 1 and f"from pid {holder.pid} " in said[0]
+    assert not (run / LOCK_NAME).exists()
+
+
+@pytest.mark.parametrize("flock", ["flock", "no-flock"])
+def test_a_record_whose_pid_was_recycled_is_stale(tmp_path, monkeypatch, flock):
+    """A record naming a live pid with another start moment: that pid now belongs to another process."""
+    if flock == "no-flock":
+        monkeypatch.setattr(lock_module, "flock", no_flock)
+    live = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        me = Holder.this_process()
+        start = process_start(live.pid)
+        assert start is not None and Holder(live.pid, start, "then", me.host, "gantool train").is_running()
+        recycled = Holder(live.pid, str(int(start) - 100), "earlier", me.host, "gantool train --out run")
+        assert not recycled.is_running()
+        run = tmp_path / "run"
+        run.mkdir()
+        (run / LOCK_NAME).write_bytes(recycled.to_bytes())
+        said = []
+        with run_lock(run, log=said.append):
+            assert Holder.parse((run / LOCK_NAME).read_bytes()) == Holder.parse(me.to_bytes())
+        assert said == [f"Took over {run / LOCK_NAME} from pid {live.pid} (started earlier), which is no longer running"]
+        # The same pid with its own start moment is the holder: refused (without flock, the record is all there is).
+        if flock == "no-flock":
+            (run / LOCK_NAME).write_bytes(Holder(live.pid, start, "then", me.host, "gantool train").to_bytes())
+            with pytest.raises(RunLockedError, match=f"pid {live.pid} on {me.host}, started then"), run_lock(run):
+                pass
+    finally:
+        live.stdin.close()
+        live.wait(timeout=30)
+
+
+def test_a_record_from_another_host_without_flock_is_kept_and_says_what_to_delete(tmp_path, monkeypatch):
+    monkeypatch.setattr(lock_module, "flock", no_flock)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / LOCK_NAME).write_bytes(Holder(1, "5", "then", "elsewhere", "gantool train").to_bytes())
+    with pytest.raises(RunLockedError, match=f"pid 1 on elsewhere.*delete {run / LOCK_NAME}$"), run_lock(run):
+        pass
+    assert (run / LOCK_NAME).is_file()
+
+
+def test_the_lock_spans_every_phase_is_reentrant_and_a_failed_start_leaves_no_folder(tmp_path, monkeypatch):
+    """run_recipe holds one lock across its phases (train() inside re-enters it); a refused start creates nothing."""
+    from gantool.train import trainer
+    from gantool.train.recipes import Phase, Recipe, run_recipe
+    from gantool.train.run_dir import RunDir
+
+    run = tmp_path / "new" / "run"
+    seen = []
+
+    def fake_train(config, out, **kwargs):
+        with RunDir(Path(out)).writer():  # what the real train() does first: re-entered, not taken again
+            lock = Path(out) / LOCK_NAME
+            seen.append((config.epochs, lock.stat().st_ino, Holder.parse(lock.read_bytes()).pid))
+        return RunDir(Path(out))
+
+    monkeypatch.setattr(trainer, "train", fake_train)
+    two_phases = Recipe("two", 1, "dcgan", "test", {"batch_size": 32}, (Phase(1), Phase(2)))
+    run_recipe(two_phases, run, log=lambda *_: None)
+    assert [epochs for epochs, _, _ in seen] == [1, 2] and len({inode for _, inode, _ in seen}) == 1
+    assert {pid for _, _, pid in seen} == {os.getpid()}
+    assert not (tmp_path / "new").exists()  # the folders the lock created, still empty, are removed with it
+    with pytest.raises(GantoolError, match="bad flag"), run_lock(run):
+        raise GantoolError("bad flag")  # a start refused after taking the lock leaves nothing either
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.slow
+def test_real_runs_a_resume_during_training_is_refused_and_a_sigkilled_run_resumes(tmp_path):
+    """Real tiny trainings: the first finishes unharmed beside a refused --resume; one killed mid-epoch resumes."""
+    from . import kill_matrix as km
+
+    run = tmp_path / "run"
+    first_log, killed_log = tmp_path / "first.log", tmp_path / "killed.log"
+    with open(first_log, "w") as log:
+        first = subprocess.Popen([*km.train_command(run, FIXTURE_NPZ, 4, resume=False), "--stop-after", "2"],
+                                 stdout=log, stderr=subprocess.STDOUT, env=km.subprocess_env())
+        deadline = time.monotonic() + 60
+        while first.poll() is None and time.monotonic() < deadline:
+            if (run / LOCK_NAME).is_file() and getattr(Holder.parse((run / LOCK_NAME).read_bytes()), "pid", 0) == first.pid:
+                break
+            time.sleep(0.01)
+        second = subprocess.run(km.train_command(run, FIXTURE_NPZ, 4, resume=True), capture_output=True, text=True,
+                                env=km.subprocess_env(), timeout=120)
+        assert first.poll() is None, "the first run ended before the second was tried"
+        assert second.returncode == 2 and second.stderr.count("\n") == 1, second.stderr
+        assert f"(pid {first.pid} " in second.stderr
+        assert first.wait(timeout=300) == 0, first_log.read_text()
+    assert "Stopped after epoch 2 of 4" in first_log.read_text() and km.read_checkpoint(run) == (2, True)
+    assert not (run / LOCK_NAME).exists()
+
+    with open(killed_log, "w") as log:
+        killed = subprocess.Popen(km.train_command(run, FIXTURE_NPZ, 4, resume=True), stdout=log,
+                                  stderr=subprocess.STDOUT, env=km.subprocess_env())
+        assert km.wait_for_line(killed, killed_log, re.compile(r"Epoch 3/4")), killed_log.read_text()
+        sigkill(killed)
+    epoch, loadable = km.read_checkpoint(run)
+    assert loadable and epoch in (2, 3) and Holder.parse((run / LOCK_NAME).read_bytes()).pid == killed.pid
+    resumed = subprocess.run(km.train_command(run, FIXTURE_NPZ, 4, resume=True), capture_output=True, text=True,
+                             env=km.subprocess_env(), timeout=300)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr
+    assert f"from pid {killed.pid} " in resumed.stdout and f"after epoch {epoch}" in resumed.stdout
+    assert km.read_checkpoint(run) == (4, True) and not (run / LOCK_NAME).exists()
