@@ -77,9 +77,11 @@ def train(out: Path, data: str | None, recipe: str | None, arch: str | None, dat
           stop_after: int | None, **settings) -> None:
     """``gantool train``: run a recipe (its settings overridden by the flags given)."""
     from gantool.train.archs import resolve_arch
-    from gantool.train.recipes import recipe_for, run_recipe, saved_recipe
+    from gantool.train.recipes import recipe_for, renamed_note, run_recipe, saved_recipe
     from gantool.train.run_dir import RunDir
 
+    if note := renamed_note(recipe):
+        typer.echo(note, err=True)
     given = {name: value for name, value in settings.items() if value is not None}
     # The run folder's lock comes first: a second process is refused before it reads a checkpoint
     # the running one is replacing, and before it writes anything.

@@ -22,7 +22,8 @@ ALLOWED = {
     "export": {"gantool", "runtime", "judge"},
     "bench": {"gantool", "runtime", "judge", "export"},
     "train": {"gantool", "runtime", "judge", "export"},
-    "cli": {"gantool", "runtime", "judge", "export", "bench", "train"},
+    "web": {"gantool", "runtime"},
+    "cli": {"gantool", "runtime", "judge", "export", "bench", "train", "web"},
 }
 
 
