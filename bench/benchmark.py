@@ -324,8 +324,8 @@ def _row_for(target: Target, measured: dict[str, Any]) -> BenchRow:
         except GantoolError:
             entry = None
     key = entry.key if entry else f"{format_name}/{quantize}"
-    if measured.get("graph") and format_name == "onnx" and quantize == "none":  # which float graph, when several
-        key += f" [{measured['graph']}]"
+    if target.entry is not None and target.path.name != target.entry.file_name and measured.get("graph"):
+        key += f" [{measured['graph']}]"  # another graph of the entry, kept by gantool export --keep-graphs
     return BenchRow(key=key, path=target.path, advice=entry.status.value if entry else "-",
                     size_bytes=target.path.stat().st_size, measured=measured, error=measured.get("error", ""))
 

@@ -67,7 +67,7 @@ def engines(keras_model, chosen: Path, plain: Path, conditional: bool):
     from gantool.runtime.contract import default_labels
 
     def tf_run(z):
-        inputs = [z, default_labels(len(z), 10)] if conditional else z
+        inputs = [z, tf.constant(default_labels(len(z), 10))] if conditional else z
         return keras_model(inputs, training=False)
 
     compiled = tf.function(tf_run)

@@ -19,7 +19,7 @@ def sample(
     seed: Annotated[int, typer.Option(help="Latent seed (the latent convention: see gantool info).")] = 0,
     cols: Annotated[int | None, typer.Option(help="Images per grid row (default: the count's square root, rounded up; with --digits: samples per digit, default 8).", show_default=False)] = None,
     npy: Annotated[Path | None, typer.Option(help="Write the samples as .npy: uint8 images (count, H, W, C), or float32 points (count, 2); up to 1,000,000.")] = None,
-    digit: Annotated[int | None, typer.Option(help="Only this digit: a conditional model is asked for it, a model of the default recipe (its latent names the digit) gets latents set to name it; any other is filtered with the shipped classifier.")] = None,
+    digit: Annotated[int | None, typer.Option("--digit", "--label", help="Only this digit: a conditional model is asked for it, a model of the default recipe (its latent names the digit) gets latents set to name it; any other is filtered with the shipped classifier.")] = None,
     digits: Annotated[str | None, typer.Option(help="One row per digit, e.g. 0-9 or 1,3,7 (--cols samples each).")] = None,
     threads: Annotated[int | None, typer.Option(help="Inference threads, onnxruntime or LiteRT (default: all cores).")] = None,
     scale: Annotated[int, typer.Option(help="Upscale the grid by this integer factor.")] = 1,

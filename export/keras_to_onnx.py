@@ -17,7 +17,7 @@ from typing import TypeVar
 from gantool.errors import ExportValidationError, GantoolError, first_line
 from gantool.export.onnx_graph import rename_io
 from gantool.export.registry import FP32
-from gantool.export.validate import ExportResult, Parity, check_parity
+from gantool.export.validate import ExportResult, Parity, check_parity, reference_batches
 from gantool.runtime.contract import GRAPH_METADATA_KEY, METADATA_KEY, ModelContract
 from gantool.runtime.files import atomic_path
 
@@ -203,10 +203,13 @@ def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> 
     kinds = graph_kinds(options.graph, options.fourier)
     plain = to_onnx_proto(keras_model, contract, options.opset, optimize=False)
 
-    def check(path: Path) -> Parity:
+    reference = reference_batches(keras_model, contract.latent_dim, num_classes=contract.num_classes)
+
+    def check(path: Path) -> Parity:  # every candidate against one float64 reference
         check_graph(path)
         return check_parity(keras_model, onnx_runner(path), contract.latent_dim, contract.value_range,
-                            entry.tolerance.max_abs, entry.tolerance.mean_abs, num_classes=contract.num_classes)
+                            entry.tolerance.max_abs, entry.tolerance.mean_abs, num_classes=contract.num_classes,
+                            reference=reference)
 
     scratch = Path(tempfile.mkdtemp(prefix=".gantool-graphs-", dir=out.parent))
     try:

@@ -125,16 +125,27 @@ def reference_outputs(keras_model, inputs) -> np.ndarray:
     return np.asarray(exact_model(keras_model)(inputs, training=False), dtype=np.float64)
 
 
-def check_parity(keras_model, run_candidate, latent_dim: int, value_range, max_abs: float,
-                 mean_abs: float | None = None, batches=PARITY_BATCHES, num_classes: int = 0) -> Parity:
-    """Run the float64 reference (:func:`exact_model`) and the candidate on fixed latents (and
-    labels, when conditional) at each batch size; raise if a bound is breached."""
+def reference_batches(keras_model, latent_dim: int, batches=PARITY_BATCHES, num_classes: int = 0) -> list[np.ndarray]:
+    """The float64 reference (:func:`exact_model`) on the parity latents (and labels) of each batch size."""
     exact = exact_model(keras_model)
-    reference, candidate = [], []
+    outputs = []
     for z in parity_latents(latent_dim, batches):
         z, labels = model_inputs(z, num_classes)
-        keras_inputs = z if labels is None else [z, labels]
-        reference.append(np.asarray(exact(keras_inputs, training=False), dtype=np.float64))
+        outputs.append(np.asarray(exact(z if labels is None else [z, labels], training=False), dtype=np.float64))
+    return outputs
+
+
+def check_parity(keras_model, run_candidate, latent_dim: int, value_range, max_abs: float,
+                 mean_abs: float | None = None, batches=PARITY_BATCHES, num_classes: int = 0,
+                 reference: list[np.ndarray] | None = None) -> Parity:
+    """Run the float64 reference (:func:`exact_model`; ``reference`` when already computed by
+    :func:`reference_batches`) and the candidate on fixed latents (and labels, when conditional) at
+    each batch size; raise if a bound is breached."""
+    if reference is None:
+        reference = reference_batches(keras_model, latent_dim, batches, num_classes)
+    candidate = []
+    for z in parity_latents(latent_dim, batches):
+        z, labels = model_inputs(z, num_classes)
         out = run_candidate(z) if labels is None else run_candidate(z, labels)
         candidate.append(np.asarray(out, dtype=np.float32))
     parity = compare(np.concatenate(reference), np.concatenate(candidate), value_range)

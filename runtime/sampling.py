@@ -71,6 +71,10 @@ def check_digit(generator, digit: int) -> int:
     contract = generator.contract
     if not contract.is_image:
         raise GantoolError(f"{generator.path.name} draws {contract.output_kind}, not digits; drop `digit`/`digits`")
+    if not (contract.num_classes or contract.digit_code or contract.draws_digits):
+        shape = "x".join(map(str, contract.output_shape))
+        raise GantoolError(f"{generator.path.name} takes no class label and draws {shape} images, which the shipped "
+                           "classifier (28x28 grey digits) cannot sort; drop `digit`/`digits`")
     classes = contract.num_classes or contract.digit_code or 10
     if not 0 <= digit < classes:
         raise GantoolError(f"`digit` must be in 0..{classes - 1}, got {digit}")

@@ -4,8 +4,9 @@ Usage (with the train extra installed):
     python scripts/bundle_model.py RUN_DIR/best.keras --run RUN_DIR [--count 10000]
 
 Steps, each with gantool's own code:
-1. export onnx/none (optimized graph, first layer through a DFT) and onnx/int8 through the format registry;
-   each export is parity-checked against the Keras model as usual;
+1. export onnx/none (the graph `gantool export` chooses by measurement: run this on an otherwise idle
+   machine) and onnx/int8 through the format registry; each export is parity-checked against the Keras
+   model as usual;
 2. judge each file with `gantool eval`'s evaluation (n = --count, seed 0) and
    write the figures, the epoch and the recipe into the file's contract;
 3. install the fp32 file as runtime/assets/default.onnx, and the int8 one as
@@ -43,7 +44,8 @@ def export_and_judge(keras_model, contract, key: str, folder: Path, count: int, 
     parity = export_one(keras_model, contract, entry, path, ExportOptions()).parity
     report, _ = evaluate_generator(Generator.load(path), count=count, seed=0)
     figures = {k: round(v, 5) if isinstance(v, float) else v for k, v in report.model.to_dict().items()
-               if k in ("count", "fid", "mnist_score", "mnist_score_sd", "class_kl", "min_class_share")}
+               if k in ("count", "fid", "mnist_score", "mnist_score_sd", "class_kl", "min_class_share", "class_accuracy")
+               and v is not None}
     figures.update(epoch=epoch, seed=0, floor_fid=round(report.floor.fid, 5),
                    floor_mnist_score=round(report.floor.mnist_score, 5),
                    parity_max_abs=float(f"{parity.max_abs:.3g}"), parity_mean_abs=float(f"{parity.mean_abs:.3g}"))

@@ -168,7 +168,20 @@ def test_mlp_trains_exports_and_samples(mlp_run, tmp_path):
 
 
 def test_unconditional_digit_filters_with_the_classifier(tmp_path):
-    result = invoke("sample", "--digit", 7, "--count", 6, "--npy", tmp_path / "d.npy")
+    """A digit model whose latent names no digit (the bundled model with its contract's digit code removed)."""
+    import onnx
+
+    from gantool.runtime.contract import METADATA_KEY, ModelContract
+    from gantool.runtime.generator import default_model_path
+
+    proto = onnx.load(default_model_path())
+    props = {p.key: p.value for p in proto.metadata_props}
+    props[METADATA_KEY] = ModelContract.from_json(props[METADATA_KEY]).replace(digit_code=0).to_json()
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, props)
+    model = tmp_path / "no_code.onnx"
+    onnx.save(proto, model)
+    result = invoke("sample", "--model", model, "--digit", 7, "--count", 6, "--npy", tmp_path / "d.npy")
     assert result.exit_code == 0, result.output
     assert "filtered with the shipped classifier" in result.output
     from gantool.runtime.classifier import Classifier, to_classifier_input

@@ -120,6 +120,10 @@ OPTION_CASES = [
     Case("sample-nothing-to-write", SAMPLE, "nothing to write"),
     Case("sample-scale-huge", (*SAMPLE, "--out", "{old_png}", "--scale", "100000"), "above the limit of 100,000,000"),
     Case("sample-scale-0", (*SAMPLE, "--out", "{old_png}", "--scale", "0"), "--scale must be a positive integer"),
+    # --digit on the bundled model (a default-recipe model: its latent names the digit)
+    Case("sample-bundled-digit-12", ("sample", "--out", "{old_png}", "--digit", "12"), "--digit must be in 0..9"),
+    Case("sample-bundled-digit-negative", ("sample", "--out", "{old_png}", "--digit", "-1"), "--digit must be in 0..9"),
+    Case("sample-bundled-digit-word", ("sample", "--out", "{old_png}", "--digit", "x"), "Invalid value for '--digit'"),
     # eval
     Case("eval-count-0", (*EVAL, "--count", "0", "--json", "{old_json}"), "--count must be at least 20"),
     Case("eval-count-negative", (*EVAL, "--count", "-5", "--json", "{old_json}"), "--count must be at least 20"),

@@ -135,8 +135,9 @@ def test_round_trip_within_bound(exports, tiny_keras, key):
 def test_quantized_files_are_smaller(exports):
     for fmt in ("onnx", "tflite"):
         fp32 = exports[f"{fmt}/none"].size_bytes
-        # The fully connected layer (half the weights) stays float in int8 exports.
-        assert exports[f"{fmt}/int8"].size_bytes < fp32 * 2 / 3
+        # The fully connected layer (half the weights) stays float in int8 exports: about two thirds
+        # of the float file (the float ONNX file's size depends on the graph its export chose).
+        assert exports[f"{fmt}/int8"].size_bytes < fp32 * 0.7
     assert exports["tflite/fp16"].size_bytes < exports["tflite/none"].size_bytes * 0.6
 
 

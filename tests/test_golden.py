@@ -105,12 +105,19 @@ def test_bundled_names_open_the_shipped_files(tmp_path):
     assert (tmp_path / "g.png").stat().st_size > 0
 
 
-def test_info_names_the_graph_kind():
-    """``gantool info`` says which graph an ONNX file holds (the bundled one: optimized, first layer through a DFT)."""
+def test_info_names_the_graph_kind_and_how_it_was_chosen():
+    """``gantool info`` says which graph an ONNX file holds and, for the bundled one, the candidates it was chosen from."""
     from typer.testing import CliRunner
 
     from gantool.cli import app
+    from gantool.runtime import Generator
+    from gantool.runtime.describe import graph_choice, graph_kind
 
+    backend = Generator.load("bundled").backend
+    choice = graph_choice(backend)
+    assert choice is not None and choice["chosen"] == graph_kind(backend)
+    assert "plain" in {c["kind"] for c in choice["candidates"]}
     result = CliRunner().invoke(app, ["info"])
     assert result.exit_code == 0, result.output
-    assert [line.split()[1] for line in result.output.splitlines() if line.startswith("graph")] == ["optimized+fourier"]
+    assert [line.split()[1] for line in result.output.splitlines() if line.startswith("graph")] == [choice["chosen"]]
+    assert "* " + choice["chosen"] + ": chosen" in result.output

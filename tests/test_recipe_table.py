@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -27,7 +28,8 @@ def snapshot(folder):
 
 
 def test_the_table_has_the_required_recipes_and_each_arch_its_own():
-    assert {"default", "bundled", "tutorial", "mlp", "cdcgan", "quadratic"} <= set(RECIPES)
+    assert {"default", "class-game", "tutorial", "mlp", "cdcgan", "quadratic"} <= set(RECIPES)
+    assert recipe("bundled") is recipe("class-game")  # its former name
     assert recipe_for(None, None).name == "default"
     assert recipe_for("cdcgan", None).name == "cdcgan"
     assert recipe("tutorial").configs()[-1].batch_size == 256 and recipe("tutorial").configs()[-1].lr == 1e-4
@@ -37,13 +39,12 @@ def test_the_table_has_the_required_recipes_and_each_arch_its_own():
         assert all(c.recipe == chosen.name and c.recipe_version == chosen.version for c in configs)
 
 
-def test_bundled_recipe_is_the_shipped_models_schedule():
-    """Phase by phase, the bundled recipe's settings are those in the bundled model's training record."""
-    from gantool.runtime import Generator
-
-    training = Generator.load(None).contract.training
-    assert identify(training) == "bundled"
-    first, second = recipe("bundled").configs()
+def test_class_game_recipe_is_the_formerly_shipped_models_schedule():
+    """Phase by phase, class-game's settings are those in the training record of the model bundled until
+    December 2026 (tests/data/class_game_training.json, copied from that model's contract)."""
+    training = json.loads((Path(__file__).parent / "data" / "class_game_training.json").read_text())
+    assert identify(training) == "class-game" and identify({**training, "recipe": "bundled"}) == "class-game"
+    first, second = recipe("class-game").configs()
     assert (first.epochs, first.lr_decay_start, second.epochs, second.lr_decay_start) == (40, 20, 49, 40)
     final = second.to_dict()
     for key in ("batch_size", "lr", "d_lr", "beta1", "ema_decay", "aux_weight", "aux_fake_weight", "aux_balance",
@@ -57,7 +58,7 @@ def test_info_names_the_bundled_models_recipe():
     result = invoke("info")
     assert result.exit_code == 0, result.output
     line = next(line for line in result.output.splitlines() if line.startswith("recipe"))
-    assert "bundled" in line
+    assert "default" in line
 
 
 def test_decay_is_a_fraction_of_the_phase():
@@ -69,20 +70,20 @@ def test_decay_is_a_fraction_of_the_phase():
 
 
 def test_overrides_apply_to_every_phase_and_are_recorded():
-    first, second = recipe("bundled").configs({"seed": 4, "epochs": 98})
+    first, second = recipe("class-game").configs({"seed": 4, "epochs": 98})
     assert first.seed == second.seed == 4 and (first.epochs, second.epochs) == (80, 98)
     assert (first.lr_decay_start, second.lr_decay_start) == (40, 80)
     assert second.overrides == {"epochs": 98, "seed": 4}
     with pytest.raises(GantoolError, match="`epochs` must be a positive integer"):
-        recipe("bundled").configs({"epochs": 0})
+        recipe("class-game").configs({"epochs": 0})
 
 
 def test_epochs_keep_each_phases_share_and_drop_empty_phases():
     two = two_phases()  # phases end at 2 and 3
     assert [(c.epochs, c.aux_weight) for c in two.configs({"epochs": 6})] == [(4, 1.0), (6, 2.0)]
     assert [(c.epochs, c.aux_weight) for c in two.configs({"epochs": 1})] == [(1, 1.0)]
-    assert [c.epochs for c in recipe("bundled").configs({"epochs": 6})] == [5, 6]
-    assert [c.epochs for c in recipe("bundled").configs({"epochs": 2})] == [2]
+    assert [c.epochs for c in recipe("class-game").configs({"epochs": 6})] == [5, 6]
+    assert [c.epochs for c in recipe("class-game").configs({"epochs": 2})] == [2]
     with pytest.raises(GantoolError, match="no setting 'colour'"):
         recipe("default").configs({"colour": 1})
 
@@ -101,32 +102,19 @@ def test_cli_trains_a_recipe_and_records_it(tmp_path, name):
     assert saved["training"]["steps_per_epoch"] is None  # a whole pass over the file
     assert (out / "generator.keras").is_file()
     expected = recipe(name or "default").settings
-    # An "auto" setting is decided on the machine that trains (and recorded so, not as an override).
-    from gantool.train.recipes import AUTO
-
-    decided = {key: AUTO[key]() if value == "auto" else value for key, value in expected.items()}
-    assert all(saved["training"][key] == value for key, value in decided.items() if key not in training["overrides"])
+    assert all(saved["training"][key] == value for key, value in expected.items() if key not in training["overrides"])
 
 
-def test_auto_mixed_precision_follows_the_cpu_and_a_resumed_run_keeps_its_own(tmp_path, monkeypatch):
-    """``mixed_precision`` "auto": bfloat16 only on a CPU with native bfloat16; a run resumed elsewhere keeps
-    what it started with."""
-    from gantool.train import device
-    from gantool.train.recipes import recipe
-
-    flags = tmp_path / "cpuinfo"
-    flags.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n")
-    assert not device.native_bfloat16(str(flags))
-    flags.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16\n")
-    assert device.native_bfloat16(str(flags))
-    assert not device.native_bfloat16(str(tmp_path / "missing"))
-    for native in (True, False):
-        monkeypatch.setattr(device, "native_bfloat16", lambda native=native: native)
-        config = recipe("default").configs({"epochs": 1})[-1]
-        assert config.mixed_precision is native and config.shared_fakes and "mixed_precision" not in config.overrides
-        kept = recipe("default").configs({"epochs": 1}, auto={"mixed_precision": not native})[-1]
-        assert kept.mixed_precision is (not native)
-    assert recipe("default").configs({"mixed_precision": False})[-1].mixed_precision is False  # a flag wins
+def test_shared_fakes_trains_and_needs_one_critic_update(tmp_path):
+    """``--shared-fakes`` (the tutorial's step: one batch of fakes for both updates) trains, and is recorded."""
+    out = tmp_path / "run"
+    result = invoke("train", "--data", FIXTURE_NPZ, "--out", out, "--epochs", "1", "--steps-per-epoch", "3",
+                    "--eval-every", "0", "--shared-fakes", "--mixed-precision")
+    assert result.exit_code == 0, result.output
+    training = json.loads((out / "config.json").read_text())["training"]
+    assert training["shared_fakes"] is True and training["mixed_precision"] is True
+    with pytest.raises(GantoolError, match="`shared_fakes` feeds one critic update"):
+        recipe("default").configs({"shared_fakes": True, "d_steps": 2})
 
 
 def test_unknown_recipe_is_one_line_listing_the_recipes(tmp_path):

@@ -73,7 +73,7 @@ def test_sample_and_info_on_a_zoo_export(name, zoo_files, tmp_path):
     height, width, channels = model.outputs[0].shape[1:]
     for count in (1, 4, 7):
         grid = tmp_path / f"grid{count}.png"
-        extra = ["--digit", "3"] if name == "conditional28" else []
+        extra = ["--label", "3"] if name == "conditional28" else []
         result = invoke("sample", "--model", onnx_path, "--out", grid, "--count", count, *extra)
         assert result.exit_code == 0, result.output
         assert ("digits" if (height, channels) == (28, 1) else "images") in result.output
@@ -87,6 +87,8 @@ def test_sample_and_info_on_a_zoo_export(name, zoo_files, tmp_path):
     if (height, channels) != (28, 1):
         result = invoke("eval", "--model", onnx_path, "--count", "100")
         assert result.exit_code == 2 and result.output.count("\n") == 1 and "28" in result.output
+        result = invoke("sample", "--model", onnx_path, "--out", tmp_path / "d.png", "--digit", "3")
+        assert result.exit_code == 2 and "cannot sort" in result.output and not (tmp_path / "d.png").exists()
 
 
 @pytest.mark.parametrize("name", list(BAD))

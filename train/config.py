@@ -38,8 +38,7 @@ class TrainConfig:
         label_smoothing: one-sided smoothing; real targets become ``1 - label_smoothing``.
         latent_dim: length of the latent vector.
         initializer: weight initialisation of conv and dense kernels.
-        mixed_precision: mixed_float16 on GPU, mixed_bfloat16 on CPU. A recipe may say ``"auto"``:
-            on where the CPU computes bfloat16 natively (:func:`gantool.train.device.native_bfloat16`).
+        mixed_precision: mixed_float16 on GPU, mixed_bfloat16 on CPU.
         shared_fakes: one batch of fakes feeds both updates of a step (the TensorFlow tutorial's
             step: one generator pass and one critic pass on fakes instead of two); needs ``d_steps`` 1.
         steps_per_epoch: cap on steps per epoch (for smoke tests); None for full epochs.

@@ -47,26 +47,6 @@ def detect_device() -> Device:
                   False, True)
 
 
-# CPU flags (Linux /proc/cpuinfo names) of instructions that compute bfloat16 natively: AVX512-BF16
-# (AMD Zen 4 and later, Intel Cooper Lake and Sapphire Rapids) and AMX-BF16 (Sapphire Rapids on).
-BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")
-
-
-def native_bfloat16(cpuinfo: str = "/proc/cpuinfo") -> bool:
-    """True when this CPU has bfloat16 arithmetic in hardware (a flag of :data:`BFLOAT16_FLAGS`).
-
-    Without it TensorFlow emulates bfloat16 through float32 conversions and a bfloat16 step is
-    slower than a float32 one, so a recipe's ``mixed_precision="auto"`` stays off. Read from
-    ``/proc/cpuinfo``; where that does not exist (macOS, Windows) the answer is False.
-    """
-    try:
-        text = open(cpuinfo, encoding="utf-8", errors="replace").read()
-    except OSError:
-        return False
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    return any(flag in flags for flag in BFLOAT16_FLAGS)
-
-
 def gpu_paths(description: str = "CPU running the GPU code paths (XLA, float16, loss scaling)") -> Device:
     """The GPU's choices on whatever device TensorFlow has (for tests of those paths on a CPU)."""
     return Device(description, False, True, "mixed_float16", True, False)

@@ -14,7 +14,7 @@ from gantool.runtime.contract import METADATA_KEY, GraphTensor, ModelContract, c
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 
-def session_options(threads: int | None, spin_wait: bool = True):
+def session_options(threads: int | None, spin_wait: bool = True, memory_arena: bool = True):
     """SessionOptions with deterministic, bounded threading.
 
     Args:
@@ -23,6 +23,8 @@ def session_options(threads: int | None, spin_wait: bool = True):
             run gains nothing from it: the workers would keep spinning through
             whatever follows the only run (``gantool sample``'s PNG encoding),
             taking CPU time from it.
+        memory_arena: keep onnxruntime's CPU memory arena (its buffers stay allocated between runs,
+            as large as the largest batch run so far); off for sessions held side by side.
     """
     import onnxruntime as ort
 
@@ -31,6 +33,7 @@ def session_options(threads: int | None, spin_wait: bool = True):
         options.intra_op_num_threads = int(threads)
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    options.enable_cpu_mem_arena = memory_arena
     if not spin_wait:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
@@ -41,12 +44,13 @@ class OnnxBackend:
 
     name = "onnxruntime"
 
-    def __init__(self, path: Path, threads: int | None = None, spin_wait: bool = True) -> None:
+    def __init__(self, path: Path, threads: int | None = None, spin_wait: bool = True,
+                 memory_arena: bool = True) -> None:
         import onnxruntime as ort
 
         try:
             self.session = ort.InferenceSession(
-                str(path), sess_options=session_options(threads, spin_wait), providers=["CPUExecutionProvider"]
+                str(path), sess_options=session_options(threads, spin_wait, memory_arena), providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # onnxruntime raises several private exception types
             raise ModelFileError(f"{path} is not a loadable ONNX model ({first_line(exc)})") from None
