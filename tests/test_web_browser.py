@@ -166,20 +166,20 @@ def test_page_draws_the_same_digits_as_python(offline_page, python_digits, tmp_p
     differing, worst = compare(js, python_digits)
     print(f"\nbrowser vs Python, bundled model, seed {SEED}: {differing} of {js.size} pixels differ, max {worst}")
     status = page.inner_text("#status")
-    assert f"{COUNT} samples, seed {SEED}:" in status and "wasm · SIMD · 2 threads" in status, status
+    assert f"{COUNT} samples of digit 3, seed {SEED}:" in status and "wasm · SIMD · 2 threads" in status, status
     assert page.evaluate("crossOriginIsolated")
-    # The bundled model's latent names no digit and it takes no label: no picker, the URL's digit ignored.
-    assert not page.is_visible("#digit-label")
-    assert page.inner_text("#note") == "digit=3 ignored: this model can't be asked for a digit"
-    # The canvas holds gantool sample's grid (make_grid: 4 columns, 2 black pixels between digits).
-    expected = make_grid(python_digits, cols=4)
+    # The bundled model's latent names its digit (recipe default): the picker shows the URL's digit.
+    assert page.is_visible("#digit-label") and page.input_value("#digit") == "3"
+    assert "ignored" not in page.inner_text("#note")
+    # The canvas holds gantool sample --digit 3's grid (make_grid: 4 columns, 2 black pixels between digits).
+    expected = make_grid(draw(Generator.load("bundled"), COUNT, SEED, 4, digit=3).samples, cols=4)
     compare(canvas_grid(page), expected)
     with page.expect_download() as download:
         page.click("#download")
     from PIL import Image
 
     png = Image.open(io.BytesIO(download.value.path().read_bytes()))
-    assert download.value.suggested_filename == f"gantool_seed{SEED}_count{COUNT}.png"
+    assert download.value.suggested_filename == f"gantool_seed{SEED}_count{COUNT}_digit3.png"
     compare(np.asarray(png.convert("L")), expected)
     page.screenshot(path=str(tmp_path / "web.png"), full_page=True)
     assert (tmp_path / "web.png").stat().st_size > 10_000
@@ -218,7 +218,7 @@ def test_gantool_js_refuses_what_it_cannot_do_with_a_readable_error(offline_page
         const attempts = [
             () => Generator.load("classifier.onnx"),
             () => Generator.load("missing.onnx"),
-            () => window.gantoolPage.generator.sample({ count: 2, seed: 0, digit: 3 }),
+            () => window.gantoolPage.generator.sample({ count: 2, seed: 0, digit: 12 }),
             () => window.gantoolPage.generator.sample({ count: 2, seed: -1 }),
             () => window.gantoolPage.generator.sample({ count: 0 }),
         ];
@@ -228,7 +228,7 @@ def test_gantool_js_refuses_what_it_cannot_do_with_a_readable_error(offline_page
         }
         return out;
     }""")
-    expected = ["is not a float (batch, latent_dim)", "HTTP 404", "can't be asked for a digit",
+    expected = ["is not a float (batch, latent_dim)", "HTTP 404", "`digit` must be in 0..9, got 12",
                 "`seed` must be a non-negative integer", "`count` must be a positive integer"]
     for message, part in zip(messages, expected, strict=True):
         assert message.startswith("GantoolError: ") and part in message, message
