@@ -241,12 +241,11 @@ def time_candidates(candidates: list[Candidate], batches=TIMING_BATCHES, rounds:
     """
     import numpy as np
 
-    runners = {c.kind: _runner(c.path) for c in candidates}
+    backends = {c.kind: _backend(c.path) for c in candidates}
+    runners = {kind: backend.run for kind, backend in backends.items()}
+    latent_dim = backends[candidates[0].kind].contract.latent_dim
     rng = np.random.default_rng(0)
-    inputs = {}
-    for batch in batches:
-        latent_dim = _latent_dim(candidates[0].path)
-        inputs[batch] = rng.standard_normal((batch, latent_dim), dtype=np.float32)
+    inputs = {batch: rng.standard_normal((batch, latent_dim), dtype=np.float32) for batch in batches}
     repeats, round_s = {}, 0.0
     for c in candidates:  # warm up, and size each measurement to last MIN_MEASURE_S
         for batch in batches:
@@ -275,19 +274,13 @@ def _run(runner, z):
     return runner(z)  # a conditional model draws the label convention's labels
 
 
-def _runner(path: Path):
-    """The file's ``run(z)`` in onnxruntime with the runtime's threading, but without onnxruntime's memory
+def _backend(path: Path):
+    """The file in onnxruntime with the runtime's threading, but without onnxruntime's memory
     arena: every candidate's session is open at once, and arenas that keep each one's batch-64
     activations made the export of a 64x64 RGB generator need 1.8x the plain export's memory."""
     from gantool.runtime.backends.onnx_backend import OnnxBackend
 
-    return OnnxBackend(path, memory_arena=False).run
-
-
-def _latent_dim(path: Path) -> int:
-    from gantool.runtime.backends.onnx_backend import OnnxBackend
-
-    return OnnxBackend(path).contract.latent_dim
+    return OnnxBackend(path, memory_arena=False)
 
 
 def store_choice(proto, choice: GraphChoice) -> None:
