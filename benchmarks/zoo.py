@@ -1,6 +1,6 @@
 """The zoo at full size: what `gantool export` writes for generators shaped like public GAN examples.
 
-For each model of ``tests/zoo.py`` (random weights, BatchNorm statistics randomized) at its public
+For each model of ``gantool.export.zoo`` (random weights, BatchNorm statistics randomized) at its public
 widths, and for the bundled model's Keras source: parameters, .keras size; the default ONNX export
 (its chosen graph and size) and the ``--graph plain`` export, each in a child process whose peak
 memory is measured; then throughput at batch 1 and 64 of the chosen graph, the plain graph and
@@ -29,7 +29,6 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
 BUNDLED_SOURCE = REPO / "tests" / "golden" / "generator.keras"
 
 # Runs one command and prints its peak resident memory (the children's maximum RSS, KiB).
@@ -135,7 +134,7 @@ def table(rows: list[dict]) -> str:
 
 def main() -> None:
     args = parse_args()
-    from zoo import ZOO, save
+    from gantool.export.zoo import ZOO, save
 
     names = args.models or [*ZOO, "bundled"]
     rows = []

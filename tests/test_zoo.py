@@ -1,4 +1,4 @@
-"""Generators a user brings: the zoo of public GAN shapes (tests/zoo.py) through export, sample, info and eval.
+"""Generators a user brings: the zoo of public GAN shapes (export/zoo.py) through export, sample, info and eval.
 
 Each zoo model is built at :data:`zoo.TEST_WIDTH` (its shape, tiny widths). For each: every format
 exports within its bound or is reported as failing it (never a crash); the default ONNX graph is
@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from .zoo import BAD, TEST_WIDTH, VALUE_RANGES, ZOO, save
+from gantool.export.zoo import BAD, TEST_WIDTH, VALUE_RANGES, ZOO, save
 
 pytestmark = pytest.mark.slow
 

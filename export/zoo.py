@@ -1,4 +1,4 @@
-"""A zoo of Keras generators shaped like well-known public GAN examples, for tests and benchmarks.
+"""A zoo of Keras generators shaped like well-known public GAN examples, for tests, benchmarks and the graph rules.
 
 Every builder takes ``width`` and ``seed`` and returns a built ``keras.Model`` with an explicit
 input named ``z`` (and ``label`` for the conditional one). ``width`` multiplies every hidden channel
@@ -70,7 +70,7 @@ def _draw(layer, variable, rng: np.random.Generator) -> np.ndarray:
     elif name == "embeddings":
         value = rng.normal(0.0, 1.0, shape)
     else:
-        raise ValueError(f"no rule to randomize {layer.name}/{name}; add one to tests/zoo.py")
+        raise ValueError(f"no rule to randomize {layer.name}/{name}; add one to export/zoo.py")
     return value.astype(np.float32)
 
 
