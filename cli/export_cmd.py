@@ -26,6 +26,7 @@ EXPORT_HELP = (
     "  gantool export --format onnx --model runs/dcgan --out g.onnx\n"
     "  gantool export --format onnx --model generator.keras --out g.onnx      # any Keras latent->image model\n"
     "  gantool export --format onnx --graph plain --model runs/dcgan --out g_plain.onnx\n"
+    "  gantool export --format onnx --graph fastest-here --model runs/dcgan --out g.onnx   # timed on this machine\n"
     "  gantool export --format tflite --quantize int8 --model runs/dcgan --out g_int8.tflite\n"
     "  gantool export --format all --keep-graphs --model runs/dcgan --out exports   # then on the Pi: gantool bench --model exports\n"
 )
@@ -43,16 +44,14 @@ def export(
     opset: Annotated[int, typer.Option(help="ONNX opset (13-18).")] = 17,
     value_range: Annotated[str | None, typer.Option(help="Output range LOW,HIGH of a model without a gantool config whose output layer is linear (default: read from its tanh/sigmoid output).")] = None,
     graph: Annotated[str, typer.Option(help=(
-        "ONNX float32 graph: auto builds each rewrite within a size guard (weights <= 1.25x, work <= 1.5x the plain "
-        "graph's), checks and times them here at batch 1 and 64, and keeps the fastest; or force one: plain, "
-        "layerwise, layerwise+fourier, optimized, optimized+fourier."))] = "auto",
-    plain: Annotated[bool, typer.Option(help="ONNX: keep tf2onnx's graph (ConvTranspose): --graph plain.")] = False,
+        "ONNX float32 graph. auto: the graph the rules name from the model's structure (the same model gives "
+        "the same file on any machine; `gantool info` says which rule fired); fastest-here: time every "
+        "candidate within the size guard on this machine and keep the rule's choice unless another wins "
+        "beyond the noise (timings in the summary and report.json, never in the file); or force one: "
+        "plain, layerwise, layerwise+fourier, optimized, optimized+fourier."))] = "auto",
     keep_graphs: Annotated[bool, typer.Option(help=(
-        "ONNX float32 with --graph auto: also write every other graph that passed parity as OUT_STEM.KIND.onnx, "
-        "for gantool bench to compare on the target machine (the fastest graph differs by CPU)."))] = False,
-    fourier: Annotated[bool | None, typer.Option("--fourier/--no-fourier", show_default=False, help=(
-        "ONNX float32: --fourier forces --graph optimized+fourier (the first 'same' Conv through a DFT); "
-        "--no-fourier leaves the DFT forms out of --graph auto's candidates."))] = None,
+        "ONNX float32: also write every other graph within the size guard that passed parity as "
+        "OUT_STEM.KIND.onnx, for gantool bench to compare on the target machine."))] = False,
     eval_count: Annotated[int, typer.Option(help="--format all: judge each file with gantool eval at this n (0: skip).")] = 2000,
 ) -> None:
     """Export a trained generator and check it against the Keras model (help text: EXPORT_HELP)."""
@@ -67,11 +66,8 @@ def export(
     quantization = quantize or export_registry.Quantization.none
     if format.value == "all" and quantize is not None:
         raise GantoolError("--format all writes every quantization mode; drop --quantize")
-    if fourier is not None and format.value != "all" and (format.value, quantization.value) != ("onnx", "none"):
-        raise GantoolError(f"--{'' if fourier else 'no-'}fourier applies to --format onnx without --quantize, "
-                           f"not {format.value}/{quantization.value}")
-    options = export_registry.ExportOptions(calibration_size=calibration_size, opset=opset, plain=plain, fourier=fourier,
-                                            graph=graph, keep_graphs=keep_graphs, log=lambda line: typer.echo(line, err=True))
+    options = export_registry.ExportOptions(calibration_size=calibration_size, opset=opset, graph=graph,
+                                            keep_graphs=keep_graphs, log=lambda line: typer.echo(line, err=True))
     if format.value == "all":
         return _export_all(model, out, given, options, eval_count)
     from gantool.export.all_formats import describe_export, export_model

@@ -1,23 +1,14 @@
-"""Which float32 ONNX graph an export writes: each candidate costed, built, checked and timed.
+"""Which float32 ONNX graph an export writes, built and checked: by rule, forced, or timed on request.
 
-A rewrite is a candidate, not a rule. On the DCGAN it was made for, composing the stacked
-ConvTransposes into one sub-pixel convolution (``optimized``) and the DFT first layer
-(``+fourier``) run 2x TensorFlow; on a generator with wider or deeper upsampling the composed
-weights grow with the product of the strides (10x and 54x the plain file on two public 64x64
-shapes, docs/export_graphs.md), and so do memory and time. So :func:`choose_graph`:
-
-1. estimates each candidate's weight bytes and multiply-adds without building it
-   (:func:`gantool.export.onnx_optimize.optimize` with ``estimate=True``) and skips any above
-   :data:`MAX_WEIGHT_GROWTH` x the plain graph's weights or :data:`MAX_MAC_GROWTH` x its work;
-2. builds the rest one at a time, writes each to a scratch file and checks it for parity;
-3. times the survivors in onnxruntime at batch 1 and 64, interleaved over a few rounds;
-4. keeps the fastest (by the geometric mean of its time ratios to ``plain``) among those no
-   slower than ``plain`` at either batch beyond :data:`NOISE`; else ``plain``.
-
-The candidates (:data:`GRAPH_KINDS`, also the ``gantool.graph`` metadata of the file):
-``plain`` (tf2onnx's graph), ``layerwise`` (BatchNorm folded, each ConvTranspose a Conv +
-DepthToSpace of its own size), ``optimized`` (the ConvTransposes chained through their phases,
-one DepthToSpace at the end), and each of the last two ``+fourier``.
+``--graph auto`` (the default) builds the one graph the rules of :mod:`gantool.export.graph_rules`
+name from the model's structure and estimated costs: the same model gives the same file on any
+machine, and only one candidate is built and checked. ``--graph KIND`` forces a kind (written even
+beyond the size guard, which the summary then states). ``--graph fastest-here`` is the explicit
+request to time every candidate within the guard on this machine (:func:`fastest_here`); it keeps
+the rule's choice unless another graph wins by more than the timing noise, and records the CPU,
+onnxruntime version and thread count beside its timings (``report.json``, the export summary),
+never in the file. ``--keep-graphs`` builds and checks every candidate within the guard and writes
+them beside the output, for ``gantool bench`` on the target.
 """
 
 from __future__ import annotations
@@ -25,237 +16,248 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
+import platform
+import statistics
 import time
 from pathlib import Path
 
-from gantool.errors import GantoolError, UnsupportedFormatError, first_line
+from gantool.errors import GantoolError, first_line
+from gantool.export.graph_rules import GRAPH_KINDS, GraphFacts, build, choose_by_rule, graph_facts
 from gantool.runtime.contract import GRAPH_CHOICE_METADATA_KEY as CHOICE_METADATA_KEY
 from gantool.runtime.describe import describe_choice
 
-GRAPH_KINDS = ("plain", "layerwise", "layerwise+fourier", "optimized", "optimized+fourier")
-# A rewrite may make the file at most this much larger than the plain graph, and its work this much more.
-MAX_WEIGHT_GROWTH = 1.25
-MAX_MAC_GROWTH = 1.5
+# What ``graph`` may say: a kind, the rules' choice, or the fastest here by timing.
+GRAPH_CHOICES = ("auto", "fastest-here", *GRAPH_KINDS)
 TIMING_BATCHES = (1, 64)
-TIMING_ROUNDS = 5
+TIMING_ROUNDS = 7
 # Each timed measurement repeats a run until it lasts at least this long (seconds).
-MIN_MEASURE_S = 0.03
-# Fewer rounds (at least two) where all of them would take longer than this (seconds): a 64x64 RGB
-# generator runs a batch of 64 in seconds on two cores.
-TIMING_BUDGET_S = 60.0
-# A candidate slower than plain by more than this factor at either batch is not chosen.
-NOISE = 1.05
+MIN_MEASURE_S = 0.05
+# Fewer rounds (at least three) where all of them would take longer than this (seconds).
+TIMING_BUDGET_S = 90.0
+# fastest-here replaces the rule's choice only when the winner is faster by more than this margin
+# and by more than the spread of the rounds (the noise of this machine while it measured).
+MIN_MARGIN = 1.05
 
 
 @dataclasses.dataclass
 class Candidate:
-    """One graph kind's fate in :func:`choose_graph`."""
+    """One graph kind's fate: its estimated cost and, when built, its size, parity and (fastest-here) times."""
 
     kind: str
-    status: str = "pending"  # chosen, slower, skipped, failed
+    status: str = "not built"  # chosen, not built, skipped, failed, measured, built
     reason: str = ""
     weight_bytes: int | None = None
     macs: int | None = None
     size_bytes: int | None = None
     max_abs: float | None = None
     ms: dict[int, float] = dataclasses.field(default_factory=dict)
+    spread: dict[int, float] = dataclasses.field(default_factory=dict)
     path: Path | None = None
+    error = None  # not a field: why it failed parity, raised if it was the one asked for
 
-    def to_dict(self) -> dict:
+    def to_dict(self, measurements: bool = True) -> dict:
         data = dataclasses.asdict(self)
         data.pop("path")
-        data["ms"] = {str(batch): round(ms, 4) for batch, ms in self.ms.items()}
+        data["ms"] = {str(b): round(ms, 4) for b, ms in self.ms.items()} if measurements else {}
+        data["spread"] = {str(b): round(s, 4) for b, s in self.spread.items()} if measurements else {}
+        if not measurements:
+            data.pop("max_abs")  # parity to the last bit varies with the CPU's kernels; report.json keeps it
+            data.pop("ms")
+            data.pop("spread")
         return data
 
 
 @dataclasses.dataclass
 class GraphChoice:
-    """The candidates and the one chosen, with how it was chosen (``measured``, ``forced``, ...)."""
+    """The graph chosen, how (``rule``, ``forced``, ``fastest-here``), the rule that fired and why, every
+    candidate, and (fastest-here) where and how it was timed."""
 
     chosen: str
     how: str
+    rule: str
+    reason: str
     candidates: list[Candidate]
+    timing: dict | None = None
 
-    def to_dict(self) -> dict:
-        return {"chosen": self.chosen, "how": self.how, "candidates": [c.to_dict() for c in self.candidates]}
+    def to_dict(self, measurements: bool = True) -> dict:
+        """Everything (``report.json``); without ``measurements``, what the file's metadata keeps."""
+        data = {"chosen": self.chosen, "how": self.how, "rule": self.rule, "reason": self.reason,
+                "candidates": [c.to_dict(measurements) for c in self.candidates]}
+        if measurements and self.timing:
+            data["timing"] = self.timing
+        return data
 
     def describe(self) -> list[str]:
         """Lines for a person: how it was chosen, one line per candidate (the chosen one starred)."""
         return describe_choice(self.to_dict())
 
 
-def estimate(plain_proto, kind: str):
-    """The :class:`~gantool.export.onnx_optimize.GraphCost` of ``kind`` built from ``plain_proto`` (nothing built)."""
-    from gantool.export.onnx_optimize import GraphCost, graph_macs, optimize
-
-    if kind == "plain":
-        return GraphCost(sum(_tensor_bytes(t) for t in plain_proto.graph.initializer), graph_macs(plain_proto))
-    return optimize(plain_proto, fourier=kind.endswith("+fourier"), chain=kind.startswith("optimized"), estimate=True)
-
-
-def build(plain_proto, kind: str):
-    """The graph of ``kind`` (plain: ``plain_proto`` itself)."""
-    if kind == "plain":
-        return plain_proto
-    from gantool.export.onnx_optimize import optimize
-
-    return optimize(plain_proto, fourier=kind.endswith("+fourier"), chain=kind.startswith("optimized"))
-
-
-def _tensor_bytes(tensor) -> int:
-    from onnx import helper
-
-    itemsize = helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
-    return int(math.prod(tensor.dims)) * itemsize
-
-
-def within_guard(plain, cost) -> str:
-    """"" when ``cost`` is within the guard against the ``plain`` graph's, else why not."""
-    weights = cost.weight_bytes / max(plain.weight_bytes, 1)
-    if weights > MAX_WEIGHT_GROWTH:
-        return f"weights {weights:.2f}x plain > {MAX_WEIGHT_GROWTH}x"
-    if plain.macs and cost.macs / plain.macs > MAX_MAC_GROWTH:
-        return f"work {cost.macs / plain.macs:.2f}x plain > {MAX_MAC_GROWTH}x"
-    return ""
-
-
-def choose_graph(plain_proto, finish, check, scratch: Path, kinds=GRAPH_KINDS,
+def choose_graph(plain_proto, finish, check, scratch: Path, graph: str = "auto", keep_graphs: bool = False,
                  log=None) -> tuple[Path, GraphChoice, object]:
-    """Cost, build, check and time ``kinds``; return the chosen file (in a scratch folder), the choice and its parity.
+    """Choose, build and check the float graph; return its file (in ``scratch``), the choice and its parity.
 
     Args:
         plain_proto: tf2onnx's graph, names and contract already set.
         finish: ``(proto, kind) -> proto`` that stamps a built graph (its kind and contract in the metadata).
         check: ``path -> Parity``: the ONNX checker and parity against Keras; raises on a breach.
-        kinds: the candidates (one kind: forced, built without the guard or timing).
         scratch: an empty folder for the candidates' files (the caller removes it).
+        graph: ``auto``, ``fastest-here`` or a kind of :data:`GRAPH_KINDS`.
+        keep_graphs: also build and check every other candidate within the guard (``scratch/KIND.onnx``).
         log: ``str -> None`` for progress lines.
 
-    Each candidate that passed parity stays in ``scratch`` as ``KIND.onnx``.
-
     Raises:
-        ExportValidationError: no candidate passed parity (the plain graph's error is raised).
+        GantoolError: ``graph`` is not one of :data:`GRAPH_CHOICES`.
+        UnsupportedFormatError: a forced kind whose rewrite does not apply to this model.
+        ExportValidationError: the chosen graph (and, for a rule's choice, the plain graph) failed parity.
     """
+    check_graph_choice(graph)
     log = log or (lambda _line: None)
-    forced = len(kinds) == 1
-    candidates = [Candidate(kind) for kind in kinds]
-    plain_cost = estimate(plain_proto, "plain")
-    for candidate in candidates:
-        try:
-            cost = estimate(plain_proto, candidate.kind)
-        except UnsupportedFormatError as exc:
-            if forced:
-                raise
-            candidate.status, candidate.reason = "skipped", first_line(exc)
-            continue
-        candidate.weight_bytes, candidate.macs = cost.weight_bytes, cost.macs
-        why = "" if forced else within_guard(plain_cost, cost)
-        if why:
-            candidate.status, candidate.reason = "skipped", f"estimated {why}"
-    first_error = None
-    built: dict[str, object] = {}
-    seen: dict[tuple, str] = {}
-    for candidate in [c for c in candidates if c.status == "pending"]:
-        proto = finish(build(plain_proto, candidate.kind), candidate.kind)
-        kind = _graph_kind(proto)
-        if kind != candidate.kind:  # a "+fourier" candidate whose layer did not match is its base graph again
-            candidate.status, candidate.reason = "skipped", f"same graph as {kind} (no layer for the DFT form)"
-            continue
-        shape = (tuple(n.op_type for n in proto.graph.node), proto.ByteSize() - len(kind))
-        if shape in seen:  # e.g. layerwise and optimized where no ConvTranspose chains
-            candidate.status, candidate.reason = "skipped", f"same graph as {seen[shape]}"
-            continue
-        seen[shape] = candidate.kind
-        candidate.path = scratch / f"{candidate.kind}.onnx"
-        import onnx
+    facts = graph_facts(plain_proto)
+    rule_kind, rule, reason = choose_by_rule(facts)
+    candidates = {kind: _candidate(facts, kind) for kind in GRAPH_KINDS}
+    if graph in GRAPH_KINDS:
+        chosen, how, rule, reason = graph, "forced", "", _forced_reason(facts, graph)
+        if facts.costs.get(graph) is None:
+            from gantool.export.graph_rules import estimate
 
-        onnx.save(proto, candidate.path)
+            estimate(plain_proto, graph)  # raises UnsupportedFormatError saying why
+    else:
+        chosen, how = rule_kind, "rule"
+    wanted = [chosen]
+    if graph == "fastest-here" or keep_graphs:
+        wanted += [kind for kind in GRAPH_KINDS if kind != chosen and candidates[kind].status == "not built"]
+    built = _build_all([candidates[k] for k in wanted], plain_proto, finish, check, scratch)
+    if chosen not in built and how == "rule" and "plain" not in built:  # the rule's graph failed parity: a bug
+        built.update(_build_all([candidates["plain"]], plain_proto, finish, check, scratch))
+        chosen, reason = "plain", f"{chosen} failed parity ({candidates[chosen].reason}); plain instead"
+    if chosen not in built:
+        raise candidates[chosen].error
+    timing = None
+    if graph == "fastest-here":
+        alive = [c for c in candidates.values() if c.kind in built]
+        chosen, reason, timing = fastest_here(alive, chosen, reason, log)
+        how = "fastest-here"
+    for candidate in candidates.values():
+        if candidate.kind in built:
+            candidate.status = "chosen" if candidate.kind == chosen else ("measured" if timing else "built")
+    choice = GraphChoice(chosen, how, rule, reason, list(candidates.values()), timing)
+    return candidates[chosen].path, choice, built[chosen]
+
+
+def check_graph_choice(graph: str) -> None:
+    """Raises GantoolError unless ``graph`` is one of :data:`GRAPH_CHOICES`."""
+    if graph not in GRAPH_CHOICES:
+        raise GantoolError(f"`graph` must be one of {', '.join(GRAPH_CHOICES)}, got {graph!r}")
+
+
+def _candidate(facts: GraphFacts, kind: str) -> Candidate:
+    """A candidate with its estimated cost, skipped (and why) where it does not apply or breaks the guard."""
+    cost = facts.costs.get(kind)
+    candidate = Candidate(kind)
+    if cost is None:
+        candidate.status, candidate.reason = "skipped", "the rewrite does not apply to this graph"
+        return candidate
+    candidate.weight_bytes, candidate.macs = cost.weight_bytes, cost.macs
+    base = kind.removesuffix("+fourier")
+    if kind != base and facts.costs.get(base) == cost:
+        candidate.status, candidate.reason = "skipped", f"same graph as {base} (no layer for the DFT form)"
+    elif kind == "optimized" and facts.costs.get("layerwise") == cost and facts.fits("layerwise"):
+        candidate.status, candidate.reason = "skipped", "same graph as layerwise (no ConvTranspose chains)"
+    elif facts.guard.get(kind):
+        candidate.status, candidate.reason = "skipped", f"estimated {facts.guard[kind]}"
+    return candidate
+
+
+def _forced_reason(facts: GraphFacts, kind: str) -> str:
+    why = facts.guard.get(kind, "")
+    return f"forced beyond the size guard: {why}" if why else "forced"
+
+
+def _build_all(candidates: list[Candidate], plain_proto, finish, check, scratch: Path) -> dict[str, object]:
+    """Build, write and check each candidate; kind -> Parity for those that passed (failures keep their error)."""
+    from gantool.export import canonical
+
+    built = {}
+    for candidate in candidates:
+        proto = finish(build(plain_proto, candidate.kind), candidate.kind)
+        candidate.path = scratch / f"{candidate.kind}.onnx"
+        canonical.save(proto, candidate.path)
         del proto
         candidate.size_bytes = candidate.path.stat().st_size
         try:
             built[candidate.kind] = check(candidate.path)
             candidate.max_abs = built[candidate.kind].max_abs
         except GantoolError as exc:
-            first_error = first_error or exc
-            candidate.status, candidate.reason = "failed", first_line(exc)
+            candidate.status, candidate.reason, candidate.error = "failed", first_line(exc), exc
             candidate.path.unlink()
-    alive = [c for c in candidates if c.kind in built]
-    if not alive:
-        raise first_error
-    if len(alive) > 1:
-        log(f"Timing {len(alive)} graphs ({', '.join(c.kind for c in alive)}) at batch "
-            f"{' and '.join(map(str, TIMING_BATCHES))}...")
-        time_candidates(alive)
-    chosen = _pick(alive)
-    for candidate in alive:
-        if candidate is chosen:
-            candidate.status = "chosen"
-        elif candidate.status == "pending":
-            candidate.status = "measured"
-    how = "forced" if forced else ("measured" if len(alive) > 1 else "the only candidate left")
-    choice = GraphChoice(chosen.kind, how, candidates)
-    return chosen.path, choice, built[chosen.kind]
+            candidate.path = None
+    return built
 
 
-def graph_file(out: Path, kind: str) -> Path:
-    """Where ``keep_graphs`` puts the candidate ``kind`` of an export to ``out``: ``STEM.KIND.onnx``."""
-    return out.with_name(f"{out.stem}.{kind.replace('+', '-')}{out.suffix}")
+def fastest_here(alive: list[Candidate], rule_kind: str, rule_reason: str, log) -> tuple[str, str, dict]:
+    """Time ``alive`` here and pick: another graph replaces ``rule_kind`` only when it is faster by the geometric
+    mean over :data:`TIMING_BATCHES` by more than :data:`MIN_MARGIN` and by more than the rounds' spread.
+
+    Returns:
+        The kind, the reason, and the timing record (CPU, onnxruntime, threads, rounds, margin, noise).
+    """
+    import onnxruntime
+
+    environment = {"cpu": cpu_model(), "onnxruntime": onnxruntime.__version__, "threads": os.cpu_count(),
+                   "batches": list(TIMING_BATCHES)}
+    if len(alive) == 1:
+        return rule_kind, f"{rule_reason}; the only candidate within the guard, nothing to time", environment
+    log(f"Timing {len(alive)} graphs ({', '.join(c.kind for c in alive)}) at batch "
+        f"{' and '.join(map(str, TIMING_BATCHES))} on this machine...")
+    environment["rounds"] = time_candidates(alive)
+    base = next(c for c in alive if c.kind == rule_kind)
+    best = min(alive, key=lambda c: _geomean(c.ms[b] / base.ms[b] for b in TIMING_BATCHES))
+    margin = 1 / _geomean(best.ms[b] / base.ms[b] for b in TIMING_BATCHES)
+    noise = 1 + max(c.spread[b] for c in (base, best) for b in TIMING_BATCHES)
+    environment.update(margin=round(margin, 4), noise=round(noise, 4))
+    if best is base:
+        return rule_kind, f"{rule_reason}; the fastest here too", environment
+    if margin <= max(MIN_MARGIN, noise):
+        return rule_kind, (f"{rule_reason}; timings were noisy: {best.kind} was {margin:.2f}x faster, inside this "
+                           f"machine's noise ({noise:.2f}x) or the {MIN_MARGIN}x margin, so the rule's choice stays"), environment
+    return best.kind, f"{margin:.2f}x faster here than the rule's {rule_kind} (noise {noise:.2f}x)", environment
 
 
-def _graph_kind(proto) -> str:
-    from gantool.runtime.contract import GRAPH_METADATA_KEY
-
-    return {p.key: p.value for p in proto.metadata_props}.get(GRAPH_METADATA_KEY, "")
-
-
-def _pick(alive: list[Candidate]) -> Candidate:
-    """The fastest candidate no slower than plain at any batch (beyond :data:`NOISE`), else plain."""
-    base = next((c for c in alive if c.kind == "plain"), None)
-    if base is None or not base.ms:
-        return min(alive, key=lambda c: _geomean(c.ms.values()) if c.ms else 0.0)
-    best, best_score = base, 1.0
-    for candidate in alive:
-        ratios = [candidate.ms[b] / base.ms[b] for b in TIMING_BATCHES]
-        if candidate is base:
-            continue
-        if max(ratios) > NOISE:
-            candidate.reason = "slower than plain at batch " + " and ".join(
-                str(b) for b, r in zip(TIMING_BATCHES, ratios, strict=True) if r > NOISE)
-            continue
-        score = _geomean(ratios)
-        if score < best_score:
-            best, best_score = candidate, score
-    return best
+def cpu_model() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo), else what ``platform`` says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.split(":")[0].strip() in ("model name", "Model", "Hardware"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
-def _geomean(values) -> float:
-    values = list(values)
-    return math.exp(sum(math.log(v) for v in values) / len(values))
+def time_candidates(candidates: list[Candidate], batches=TIMING_BATCHES, rounds: int = TIMING_ROUNDS) -> int:
+    """Fill each candidate's ``ms`` (the fastest round, milliseconds per run) and ``spread`` (median over fastest,
+    minus 1) at each batch, timed interleaved in one process; returns the rounds run.
 
-
-def time_candidates(candidates: list[Candidate], batches=TIMING_BATCHES, rounds: int = TIMING_ROUNDS) -> None:
-    """Fill each candidate's ``ms`` (milliseconds per run) at each batch, timed interleaved in one process.
-
-    The fastest round counts: on a shared machine other work only ever adds time, so the minimum is the
-    estimate least disturbed by it (the median moved by 1.5x between exports on a busy machine).
+    The fastest round counts: on a shared machine other work only ever adds time. The spread says how much
+    it added, which :func:`fastest_here` takes as the noise a winner must beat.
     """
     import numpy as np
 
-    backends = {c.kind: _backend(c.path) for c in candidates}
-    runners = {kind: backend.run for kind, backend in backends.items()}
-    latent_dim = backends[candidates[0].kind].contract.latent_dim
+    runners = {c.kind: _backend(c.path) for c in candidates}
+    latent_dim = runners[candidates[0].kind].contract.latent_dim
     rng = np.random.default_rng(0)
     inputs = {batch: rng.standard_normal((batch, latent_dim), dtype=np.float32) for batch in batches}
     repeats, round_s = {}, 0.0
     for c in candidates:  # warm up, and size each measurement to last MIN_MEASURE_S
         for batch in batches:
-            _run(runners[c.kind], inputs[batch])
+            runners[c.kind].run(inputs[batch])
             start = time.perf_counter()
-            _run(runners[c.kind], inputs[batch])
+            runners[c.kind].run(inputs[batch])
             seconds = max(time.perf_counter() - start, 1e-6)
             repeats[c.kind, batch] = max(1, min(50, math.ceil(MIN_MEASURE_S / seconds)))
             round_s += repeats[c.kind, batch] * seconds
-    rounds = max(2, min(rounds, int(TIMING_BUDGET_S / round_s)))
+    rounds = max(3, min(rounds, int(TIMING_BUDGET_S / round_s)))
     samples: dict[tuple[str, int], list[float]] = {key: [] for key in repeats}
     for round_index in range(rounds):
         order = candidates if round_index % 2 == 0 else list(reversed(candidates))
@@ -264,14 +266,17 @@ def time_candidates(candidates: list[Candidate], batches=TIMING_BATCHES, rounds:
                 count = repeats[c.kind, batch]
                 start = time.perf_counter()
                 for _ in range(count):
-                    _run(runners[c.kind], inputs[batch])
+                    runners[c.kind].run(inputs[batch])
                 samples[c.kind, batch].append((time.perf_counter() - start) / count * 1e3)
     for c in candidates:
         c.ms = {batch: min(samples[c.kind, batch]) for batch in batches}
+        c.spread = {batch: statistics.median(samples[c.kind, batch]) / c.ms[batch] - 1 for batch in batches}
+    return rounds
 
 
-def _run(runner, z):
-    return runner(z)  # a conditional model draws the label convention's labels
+def _geomean(values) -> float:
+    values = list(values)
+    return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
 def _backend(path: Path):
@@ -284,35 +289,15 @@ def _backend(path: Path):
 
 
 def store_choice(proto, choice: GraphChoice) -> None:
-    """Write ``choice`` into ``proto``'s metadata (``gantool info`` prints it)."""
+    """Write ``choice`` into ``proto``'s metadata without measurements (``gantool info`` prints it)."""
     import onnx
 
     props = {p.key: p.value for p in proto.metadata_props}
     del proto.metadata_props[:]
-    onnx.helper.set_model_props(proto, {**props, CHOICE_METADATA_KEY: json.dumps(choice.to_dict())})
+    onnx.helper.set_model_props(proto, {**props, CHOICE_METADATA_KEY: json.dumps(choice.to_dict(measurements=False),
+                                                                              sort_keys=True)})
 
 
-def int8_base(plain_proto, graph: str) -> str:
-    """The float graph an int8 export quantizes: ``graph`` without its DFT form, or with ``auto`` the
-    most rewritten kind within the guard (no timing: the quantizer changes the speed anyway)."""
-    if graph != "auto":
-        return graph.removesuffix("+fourier")
-    plain = estimate(plain_proto, "plain")
-    for kind in ("optimized", "layerwise"):
-        try:
-            if not within_guard(plain, estimate(plain_proto, kind)):
-                return kind
-        except UnsupportedFormatError:
-            continue
-    return "plain"
-
-
-def graph_kinds(graph: str, fourier: bool | None) -> tuple[str, ...]:
-    """The candidates for ``graph`` ("auto" or one kind), without DFT forms when ``fourier`` is False."""
-    if graph == "auto":
-        return tuple(k for k in GRAPH_KINDS if fourier is not False or not k.endswith("+fourier"))
-    if graph not in GRAPH_KINDS:
-        raise GantoolError(f"`graph` must be auto or one of {', '.join(GRAPH_KINDS)}, got {graph!r}")
-    return (graph,)
-
-
+def graph_file(out: Path, kind: str) -> Path:
+    """Where ``keep_graphs`` puts the candidate ``kind`` of an export to ``out``: ``STEM.KIND.onnx``."""
+    return out.with_name(f"{out.stem}.{kind.replace('+', '-')}{out.suffix}")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from gantool.errors import ExportValidationError, GantoolError, first_line
+from gantool.export import canonical
 from gantool.export.onnx_graph import rename_io
 from gantool.export.registry import FP32
 from gantool.export.validate import ExportResult, Parity, check_parity, reference_batches
@@ -25,19 +26,23 @@ MAX_OPSET = 18
 T = TypeVar("T")
 
 
-def to_onnx_proto(keras_model, contract: ModelContract, opset: int = 17, optimize: bool = True,
-                  fourier: bool = True):
-    """Convert ``keras_model`` to an ``onnx.ModelProto`` carrying ``contract``.
+def to_onnx_proto(keras_model, contract: ModelContract, opset: int = 17, graph: str = "plain"):
+    """Convert ``keras_model`` to an ``onnx.ModelProto`` of graph kind ``graph`` carrying ``contract``.
 
-    With ``optimize`` (the default) the tf2onnx graph is rewritten by
-    :func:`gantool.export.onnx_optimize.optimize` (BatchNorm folded, no
-    ConvTranspose, NCHW inside; with ``fourier``, the default as in
-    ``gantool export``, the first Conv in the DFT domain) and metadata
-    ``gantool.graph`` says ``optimized+fourier`` (``optimized`` without the DFT);
-    otherwise it says ``plain``.
+    ``plain`` is tf2onnx's graph; the other kinds of :data:`gantool.export.graph_rules.GRAPH_KINDS`
+    are its rewrites (:func:`gantool.export.graph_rules.build`). Metadata ``gantool.graph`` says
+    which kind the graph is (a ``+fourier`` kind whose DFT layer found no match says its base kind).
+
+    Raises:
+        GantoolError: ``opset`` out of range or ``graph`` not a kind.
+        UnsupportedFormatError: the rewrite ``graph`` names does not apply to this model.
     """
+    from gantool.export.graph_rules import GRAPH_KINDS, build
+
     if not 13 <= opset <= MAX_OPSET:
         raise GantoolError(f"`opset` must be between 13 and {MAX_OPSET}, got {opset}")
+    if graph not in GRAPH_KINDS:
+        raise GantoolError(f"`graph` must be one of {', '.join(GRAPH_KINDS)}, got {graph!r}")
     import tensorflow as tf
     import tf2onnx
 
@@ -56,11 +61,7 @@ def to_onnx_proto(keras_model, contract: ModelContract, opset: int = 17, optimiz
     proto, _ = tf2onnx.convert.from_function(generate, input_signature=signature, opset=opset)
     _name_io(proto, contract)
     _check_explicit_pads(proto)
-    if optimize:
-        from gantool.export.onnx_optimize import optimize as optimize_graph
-
-        proto = optimize_graph(proto, fourier=fourier)
-    return finish_graph(proto, contract, "optimized" if optimize else "plain")
+    return finish_graph(build(proto, graph), contract, graph)
 
 
 def finish_graph(proto, contract: ModelContract, base: str):
@@ -137,10 +138,9 @@ def write_checked(proto, out: Path, check: Callable[[Path], T], what: str = "exp
     Raises:
         ExportValidationError: the checker rejected the graph (or ``check`` did).
     """
-    import onnx
 
     with atomic_path(out) as tmp:
-        onnx.save(proto, tmp)
+        canonical.save(proto, tmp)
         check_graph(tmp, what)
         result = check(tmp)
     return result
@@ -172,36 +172,32 @@ def save_validated(proto, keras_model, contract: ModelContract, out: Path,
         num_classes=contract.num_classes))
 
 
-def export_onnx(keras_model, contract: ModelContract, out: Path, opset: int = 17, optimize: bool = True,
-                fourier: bool = True) -> ExportResult:
-    """Convert (optimized graph unless ``optimize=False``, its first layer through a DFT unless
-    ``fourier=False``), write atomically, check the graph and parity.
-
-    Parity is held to the float32 bound (:data:`gantool.export.registry.FP32`), for every graph kind.
-
-    The file appears at ``out`` only if every check passed.
+def export_onnx(keras_model, contract: ModelContract, out: Path, opset: int = 17,
+                graph: str = "auto") -> ExportResult:
+    """Export ``keras_model`` to ``out`` as ``gantool export --format onnx`` does (the graph ``graph`` names:
+    the rules' choice by default), held to the float32 bound; the file appears only if every check passed.
 
     Raises:
         ExportValidationError: the checker rejected the graph or parity failed.
     """
-    proto = to_onnx_proto(keras_model, contract, opset, optimize=optimize, fourier=fourier)
-    return ExportResult(out, save_validated(proto, keras_model, contract, out), graph=graph_kind(proto))
+    from gantool.export.registry import ExportOptions, lookup
+
+    return convert(keras_model, contract, Path(out), lookup("onnx", "none"), ExportOptions(opset=opset, graph=graph))
 
 
 def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> ExportResult:
-    """Registry converter for ``onnx/none`` (see :mod:`gantool.export.registry`): the graph kind
-    ``options.graph`` names, or with ``auto`` the fastest candidate within the size guard
-    (:func:`gantool.export.graph_choice.choose_graph`); its choice is stored in the file."""
+    """Registry converter for ``onnx/none`` (see :mod:`gantool.export.registry`): the graph the rules name
+    (``options.graph`` auto), a forced kind, or the fastest here (``fastest-here``), built and checked by
+    :func:`gantool.export.graph_choice.choose_graph`; the choice (without measurements) is stored in the file."""
     import shutil
     import tempfile
 
     import onnx
 
-    from gantool.export.graph_choice import choose_graph, graph_file, graph_kinds, store_choice
+    from gantool.export.graph_choice import choose_graph, graph_file, store_choice
 
     contract = contract.replace(quantization="none", calibration_size=0)
-    kinds = graph_kinds(options.graph, options.fourier)
-    plain = to_onnx_proto(keras_model, contract, options.opset, optimize=False)
+    plain = to_onnx_proto(keras_model, contract, options.opset)
 
     reference = reference_batches(keras_model, contract.latent_dim, num_classes=contract.num_classes)
 
@@ -214,11 +210,11 @@ def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> 
     scratch = Path(tempfile.mkdtemp(prefix=".gantool-graphs-", dir=out.parent))
     try:
         chosen, choice, parity = choose_graph(plain, lambda proto, kind: finish_graph(proto, contract, kind),
-                                              check, scratch, kinds, log=options.log)
+                                              check, scratch, options.graph, options.keep_graphs, options.log)
         proto = onnx.load(chosen)
         store_choice(proto, choice)
         with atomic_path(out) as tmp:
-            onnx.save(proto, tmp)
+            canonical.save(proto, tmp)
         if options.keep_graphs:
             for candidate in choice.candidates:
                 if candidate.path is not None and candidate.path.is_file() and candidate.path != chosen:

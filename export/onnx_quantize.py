@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from gantool.errors import ConversionError, first_line
+from gantool.export import canonical
 from gantool.export.keras_to_onnx import attach_contract, finish_graph, graph_kind, save_validated, to_onnx_proto
 from gantool.export.validate import ExportResult, calibration_latents, model_inputs
 from gantool.runtime.contract import ModelContract
@@ -77,7 +78,7 @@ def quantize_proto(float_proto, contract: ModelContract, calibration_size: int):
 
     with tempfile.TemporaryDirectory(prefix="gantool-int8-") as work:
         float_path, prepared, quantized = (Path(work) / name for name in ("fp32.onnx", "prep.onnx", "int8.onnx"))
-        onnx.save(float_proto, float_path)
+        canonical.save(float_proto, float_path)
         # The quantizer logs progress through `logging` and print(); the export report says what matters.
         quiet = contextlib.redirect_stdout(io.StringIO())
         try:
@@ -126,11 +127,11 @@ def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> 
     import onnx
 
     size = entry.calibration_size(options)
-    from gantool.export.graph_choice import build, int8_base
+    from gantool.export.graph_rules import build, graph_facts, int8_base
 
     float_contract = contract.replace(quantization="none", calibration_size=0)
-    plain = to_onnx_proto(keras_model, float_contract, options.opset, optimize=False)
-    kind = int8_base(plain, options.graph)
+    plain = to_onnx_proto(keras_model, float_contract, options.opset)
+    kind = int8_base(graph_facts(plain), options.graph)
     float_proto = finish_graph(build(plain, kind), float_contract, kind)
     proto, float_ops = quantize_proto(float_proto, contract, size)
     int8_contract = contract.replace(quantization="int8", calibration_size=size, float_ops=float_ops)

@@ -81,23 +81,19 @@ class ExportOptions:
     Args:
         calibration_size: latents drawn (documented convention) to calibrate int8 exports.
         opset: ONNX opset of the float graph.
-        plain: keep tf2onnx's graph as converted (ConvTranspose, unfolded BatchNorm) instead of
-            the optimized rewrite; for debugging and for comparing speed.
-        fourier: ONNX float32: compute the first 5x5 layer in the DFT domain
-            (:mod:`gantool.export.fourier_conv`), much faster at large batches. None (the default):
-            a candidate of ``graph`` auto; True: ``graph`` optimized+fourier; False: no DFT candidate.
-        graph: ONNX float32: ``auto`` (the default) builds every graph kind within the size guard,
-            times them and keeps the fastest (:mod:`gantool.export.graph_choice`); a kind
-            (``plain``, ``layerwise``, ``optimized``, ``...+fourier``) forces that graph.
-        keep_graphs: also keep every other float ONNX graph that passed parity, as ``STEM.KIND.onnx``
-            beside the output, so ``gantool bench`` can compare them on the target machine.
+        graph: ONNX float32: ``auto`` (the default) writes the graph the rules of
+            :mod:`gantool.export.graph_rules` name from the model's structure (no timing: the same
+            model gives the same file anywhere); ``fastest-here`` times every candidate within the
+            size guard on this machine and keeps the rule's choice unless another wins beyond the
+            noise; a kind (``plain``, ``layerwise``, ``optimized``, ``...+fourier``) forces that graph.
+        keep_graphs: also build and keep every other float ONNX graph within the guard that passed
+            parity, as ``STEM.KIND.onnx`` beside the output, so ``gantool bench`` can compare them on
+            the target machine.
         log: where progress lines go (timing the candidates takes seconds to minutes).
     """
 
     calibration_size: int = DEFAULT_CALIBRATION_SIZE
     opset: int = 17
-    plain: bool = False
-    fourier: bool | None = None
     graph: str = "auto"
     keep_graphs: bool = False
     log: Callable[[str], None] | None = dataclasses.field(default=None, compare=False, repr=False)
@@ -108,23 +104,9 @@ class ExportOptions:
             raise GantoolError(
                 f"`calibration_size` must be an integer between 1 and {MAX_CALIBRATION_SIZE}, got {size!r}"
             )
-        if self.fourier and self.plain:
-            raise GantoolError("`fourier` rewrites the optimized graph; drop `plain` or `fourier`")
-        from gantool.export.graph_choice import GRAPH_KINDS  # a light import: no converter
+        from gantool.export.graph_choice import check_graph_choice  # a light import: no converter
 
-        if self.graph not in ("auto", *GRAPH_KINDS):
-            raise GantoolError(f"`graph` must be auto or one of {', '.join(GRAPH_KINDS)}, got {self.graph!r}")
-        if self.plain and self.graph not in ("auto", "plain"):
-            raise GantoolError(f"`plain` is `graph` plain; drop one of `plain` and `graph` {self.graph}")
-        if self.plain:
-            object.__setattr__(self, "graph", "plain")
-        elif self.fourier and self.graph == "auto":
-            object.__setattr__(self, "graph", "optimized+fourier")
-
-    @property
-    def dft_layer(self) -> bool:
-        """Whether the float ONNX graph gets the DFT form of its first layer (see ``fourier``)."""
-        return not self.plain if self.fourier is None else self.fourier
+        check_graph_choice(self.graph)
 
 
 @dataclasses.dataclass(frozen=True)

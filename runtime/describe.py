@@ -34,13 +34,22 @@ def graph_choice(backend) -> dict | None:
 
 
 def describe_choice(choice: dict) -> list[str]:
-    """A graph choice (``GraphChoice.to_dict()``) as lines: how it was chosen, then one per candidate."""
-    lines = [f"{choice.get('chosen')} ({choice.get('how')}) among:"]
+    """A graph choice (``GraphChoice.to_dict()``) as lines: what was chosen, how and why, then one line per
+    candidate (its size, its times where it was timed, and why it was not chosen)."""
+    how = choice.get("how")
+    rule = f"rule {choice['rule']}" if choice.get("rule") and how == "rule" else how
+    lines = [f"{choice.get('chosen')} ({rule}: {choice.get('reason', '')})" if choice.get("reason")
+             else f"{choice.get('chosen')} ({rule})"]
+    timing = choice.get("timing")
+    if timing and timing.get("rounds"):
+        lines.append(f"  timed here: {timing.get('cpu')}, onnxruntime {timing.get('onnxruntime')}, "
+                     f"{timing.get('threads')} threads, {timing.get('rounds')} rounds (fastest counts)")
     for c in choice.get("candidates", []):
         size = f"{c['size_bytes'] / 1e6:.2f} MB" if c.get("size_bytes") else (
             f"~{c['weight_bytes'] / 1e6:.2f} MB of weights" if c.get("weight_bytes") else "")
         times = ", ".join(f"batch {b}: {ms:.3g} ms" for b, ms in (c.get("ms") or {}).items())
-        details = "; ".join(x for x in (size, times, c.get("reason", "")) if x)
+        reason = c.get("reason", "") if c.get("kind") != choice.get("chosen") else ""
+        details = "; ".join(x for x in (size, times, reason) if x)
         mark = "*" if c.get("kind") == choice.get("chosen") else "-"
         lines.append(f"  {mark} {c.get('kind')}: {c.get('status')}" + (f" ({details})" if details else ""))
     return lines

@@ -87,19 +87,18 @@ def test_broken_keras_files(tmp_path, content):
         load_source(path)
 
 
-def test_graph_flags_force_a_graph_or_measure_the_candidates(tiny_run, tmp_path):
+def test_graph_flag_forces_a_graph_or_names_the_rule(tiny_run, tmp_path):
     import json
 
     import onnx
     from typer.testing import CliRunner
 
     from gantool.cli import app
-    from gantool.export.graph_choice import GRAPH_KINDS
+    from gantool.export.graph_rules import RULES
 
-    # A forced graph is that graph; auto (the default) measures every candidate and records why.
-    for flags, allowed in ((["--plain"], {"plain"}), (["--graph", "plain", "--no-fourier"], {"plain"}),
-                           (["--fourier"], {"optimized+fourier"}), (["--graph", "layerwise"], {"layerwise"}),
-                           ([], set(GRAPH_KINDS)), (["--no-fourier"], {k for k in GRAPH_KINDS if "fourier" not in k})):
+    # A forced graph is that graph; auto (the default) builds the one graph a rule names, and says which rule.
+    for flags, allowed in ((["--graph", "plain"], {"plain"}), (["--graph", "optimized+fourier"], {"optimized+fourier"}),
+                           (["--graph", "layerwise"], {"layerwise"}), ([], {"optimized+fourier"})):
         out = tmp_path / f"{len(flags)}_{'_'.join(flags)}.onnx"
         result = CliRunner().invoke(app, ["export", "--model", str(tiny_run), "--out", str(out), *flags])
         assert result.exit_code == 0, result.output
@@ -111,10 +110,11 @@ def test_graph_flags_force_a_graph_or_measure_the_candidates(tiny_run, tmp_path)
         choice = json.loads(metadata["gantool.graph_choice"])
         assert choice["chosen"] == kind and f"{kind} graph" in result.output
         statuses = {c["kind"]: c["status"] for c in choice["candidates"]}
-        if len(allowed) == 1:
-            assert choice["how"] == "forced" and statuses == {kind: "chosen"}
+        assert statuses[kind] == "chosen" and list(statuses.values()).count("chosen") == 1
+        assert not any("ms" in c or "max_abs" in c for c in choice["candidates"])  # no measurement in the file
+        if flags:
+            assert choice["how"] == "forced"
         else:
-            assert set(statuses) == allowed and statuses[kind] == "chosen"
-            timed = [c for c in choice["candidates"] if c["status"] in ("chosen", "measured")]
-            assert len(timed) >= 2 and all(set(c["ms"]) == {"1", "64"} for c in timed)
+            assert choice["how"] == "rule" and choice["rule"] in {r.name for r in RULES} and choice["reason"]
+            assert f"rule {choice['rule']}" in result.output
     assert not list(tmp_path.glob(".gantool-graphs-*"))  # no scratch left behind

@@ -196,7 +196,7 @@ def plain_and_optimized(tiny_keras):
     from gantool.export.keras_to_onnx import to_onnx_proto
 
     model_, contract = tiny_keras
-    plain = to_onnx_proto(model_, contract, optimize=False)
+    plain = to_onnx_proto(model_, contract)
     return plain, optimize(plain)
 
 
@@ -236,7 +236,7 @@ def conv_kernels(proto) -> list[tuple[int, ...]]:
 @pytest.mark.slow
 @pytest.mark.parametrize("batch", [1, 64])
 def test_fourier_generator_matches_keras(tiny_keras, plain_and_optimized, batch):
-    """--fourier: the 5x5 layer on the 7x7 map becomes DFT MatMuls between two Transposes; same images."""
+    """--graph optimized+fourier: the 5x5 layer on the 7x7 map becomes DFT MatMuls between two Transposes; same images."""
     keras_model, contract = tiny_keras
     plain, optimized = plain_and_optimized
     fourier = optimize(plain, fourier=True)
@@ -255,5 +255,5 @@ def test_export_records_graph_kind(tiny_onnx, tiny_keras):
     proto = onnx.load(tiny_onnx)  # exported with the defaults
     assert {p.key: p.value for p in proto.metadata_props}[GRAPH_METADATA_KEY] == "optimized+fourier"
     assert "ConvTranspose" not in {n.op_type for n in proto.graph.node}
-    direct = to_onnx_proto(*tiny_keras, fourier=False)
+    direct = to_onnx_proto(*tiny_keras, graph="optimized")
     assert {p.key: p.value for p in direct.metadata_props}[GRAPH_METADATA_KEY] == "optimized"

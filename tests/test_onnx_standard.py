@@ -77,7 +77,7 @@ def written_graphs(tiny_keras) -> dict[str, object]:
     from gantool.export.onnx_quantize import quantize_proto
 
     keras_model, contract = tiny_keras
-    plain = to_onnx_proto(keras_model, contract, optimize=False)
+    plain = to_onnx_proto(keras_model, contract)
     optimized = optimize(plain, fourier=False)
     int8, _ = quantize_proto(optimized, contract, DEFAULT_CALIBRATION_SIZE)
     return {"plain": plain, "optimized": optimized, "fourier": optimize(plain, fourier=True), "int8": int8}
