@@ -45,10 +45,9 @@ def candidates(keras_model, contract, entries, threads: int, folder: Path, one_p
 
     source = save_source(keras_model, folder)
     paths = {}
-    for name, optimize, fourier, stem in (("onnx plain graph", False, False, "plain"),
-                                          ("onnx/none --no-fourier", True, False, "no_fourier")):
+    for name, graph, stem in (("onnx plain graph", "plain", "plain"), ("onnx/none --graph optimized", "optimized", "no_fourier")):
         paths[name] = folder / f"{stem}.onnx"
-        onnx.save(to_onnx_proto(keras_model, contract, optimize=optimize, fourier=fourier), paths[name])
+        onnx.save(to_onnx_proto(keras_model, contract, graph=graph), paths[name])
     for outcome in export_all(keras_model, contract, folder, ExportOptions(), entries, log=print):
         if outcome.status is not ExportStatus.passed:
             print(f"skipping {outcome.entry.key}: {outcome.status.value}: {outcome.message}")

@@ -153,11 +153,11 @@ def main() -> None:
     keras_model, contract, _ = load_source(args.model)
     if not isinstance(keras_model, keras.Model):
         raise SystemExit(f"{args.model} did not load as a Keras model")
-    base = to_onnx_proto(keras_model, contract, fourier=False)
+    base = to_onnx_proto(keras_model, contract, graph="optimized")
     variants = {"Conv (--no-fourier)": base}
     variants.update({f"Winograd F({m},5) float32": with_winograd(base, m, np.float32) for m in (2, 3, 4)})
     variants["Winograd F(7,5) float64"] = with_winograd(base, 7, np.float64)
-    variants["DFT (default graph)"] = to_onnx_proto(keras_model, contract, fourier=True)
+    variants["DFT (default graph)"] = to_onnx_proto(keras_model, contract, graph="optimized+fourier")
     exact = exact_model(keras_model)
     zs = list(parity_latents(contract.latent_dim))
     zs += [np.random.default_rng(seed).standard_normal((256, contract.latent_dim), dtype=np.float32) for seed in range(4)]

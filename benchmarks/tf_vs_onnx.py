@@ -44,11 +44,10 @@ def candidates(keras_model, contract, threads: int, folder: Path, one_process: b
 
     source = save_source(keras_model, folder)
     chosen = {"tf.function": start_candidate("tf.function", "tf", source, threads, one_process, keras_model=keras_model)}
-    for name, optimized, fourier, stem in (("onnx plain", False, False, "plain"),
-                                           ("onnx no-fourier", True, False, "optimized"),
-                                           ("onnx default", True, True, "default")):
+    for name, graph, stem in (("onnx plain", "plain", "plain"), ("onnx no-fourier", "optimized", "optimized"),
+                              ("onnx default", "optimized+fourier", "default")):
         path = folder / f"{stem}.onnx"
-        onnx.save(to_onnx_proto(keras_model, contract, optimize=optimized, fourier=fourier), path)
+        onnx.save(to_onnx_proto(keras_model, contract, graph=graph), path)
         chosen[name] = start_candidate(name, "runtime", path, threads, one_process)
     chosen["onnx opt no-spin"] = start_candidate("onnx opt no-spin", "runtime", folder / "optimized.onnx", threads,
                                                  one_process, spin_wait=False)

@@ -118,3 +118,50 @@ def test_graph_flag_forces_a_graph_or_names_the_rule(tiny_run, tmp_path):
             assert choice["how"] == "rule" and choice["rule"] in {r.name for r in RULES} and choice["reason"]
             assert f"rule {choice['rule']}" in result.output
     assert not list(tmp_path.glob(".gantool-graphs-*"))  # no scratch left behind
+
+
+@pytest.mark.slow
+def test_keep_graphs_and_fastest_here(tiny_run, tmp_path):
+    """--keep-graphs writes every other candidate within the guard; --graph fastest-here times them here and says
+    where (CPU, onnxruntime, threads) in the summary, never in the file."""
+    import json
+
+    import onnx
+    from typer.testing import CliRunner
+
+    from gantool.cli import app
+
+    out = tmp_path / "g.onnx"
+    result = CliRunner().invoke(app, ["export", "--model", str(tiny_run), "--out", str(out), "--keep-graphs"])
+    assert result.exit_code == 0, result.output
+    kept = sorted(p.name for p in tmp_path.glob("g.*.onnx"))
+    assert kept == ["g.layerwise-fourier.onnx", "g.layerwise.onnx", "g.optimized.onnx", "g.plain.onnx"], kept
+    timed = tmp_path / "t.onnx"
+    result = CliRunner().invoke(app, ["export", "--model", str(tiny_run), "--out", str(timed), "--graph", "fastest-here"])
+    assert result.exit_code == 0, result.output
+    assert "timed here:" in result.output and "onnxruntime" in result.output and "batch 64:" in result.output
+    choice = json.loads({p.key: p.value for p in onnx.load(timed).metadata_props}["gantool.graph_choice"])
+    assert choice["how"] == "fastest-here" and "timing" not in choice
+    assert not any("ms" in c for c in choice["candidates"])
+
+
+def test_fastest_here_keeps_the_rule_inside_the_noise(monkeypatch):
+    from gantool.export import graph_choice
+    from gantool.export.graph_choice import Candidate, fastest_here
+
+    def fake_timing(candidates):
+        times = {"optimized+fourier": (1.0, 10.0, 0.30), "plain": (0.9, 8.0, 0.30)}
+        for c in candidates:
+            b1, b64, spread = times[c.kind]
+            c.ms, c.spread = {1: b1, 64: b64}, {1: spread, 64: spread}
+        return 3
+
+    monkeypatch.setattr(graph_choice, "time_candidates", fake_timing)
+    alive = [Candidate("optimized+fourier"), Candidate("plain")]
+    kind, reason, timing = fastest_here(alive, "optimized+fourier", "rule says so", lambda _line: None)
+    assert kind == "optimized+fourier" and "noisy" in reason and timing["noise"] == 1.3
+    monkeypatch.setattr(graph_choice, "time_candidates", lambda cs: [
+        setattr(c, "ms", {1: 1.0, 64: 10.0} if c.kind == "plain" else {1: 2.0, 64: 20.0})
+        or setattr(c, "spread", {1: 0.01, 64: 0.01}) for c in cs] and 3)
+    kind, reason, timing = fastest_here(alive, "optimized+fourier", "rule says so", lambda _line: None)
+    assert kind == "plain" and "2.00x faster here" in reason and timing["cpu"] and timing["threads"]
