@@ -36,6 +36,7 @@ constant is not per-channel, say) are kept as they are, which is always correct.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 
@@ -97,20 +98,69 @@ def optimize(proto, fourier: bool = False, chain: bool = True, estimate: bool = 
             "the graph optimizer does not handle control flow (If/Loop/Scan); export with `plain`")
     shapes = tensor_shapes(model)
     graph = EditableGraph(model.graph, {name: len(dims) for name, dims in shapes.items()})
-    while _fold_affine_once(graph):
-        pass
-    phase_forms, added_macs = {}, 0
-    for node in [n for n in graph.nodes if n.op_type == "ConvTranspose"]:
-        added_macs += _rewrite_conv_transpose(graph, node, phase_forms if chain else {}, shapes, estimate)
-    _drop_input_transpose(graph)
-    if fourier:
-        rewrite_first_conv(graph)
+    context = PassContext(shapes, chain, estimate)
+    added_macs = 0
+    for graph_pass in PASSES:
+        if graph_pass.applies(fourier):
+            added_macs += graph_pass.run(graph, context) or 0
     if estimate:
         read = {name for n in graph.nodes for name in n.input}
         weights = sum(value.nbytes for name, value in graph.consts.items() if name in read)
         return GraphCost(weights, graph_macs(proto) + added_macs)
     graph.write_back()
     return model
+
+
+@dataclasses.dataclass
+class PassContext:
+    """What the passes share: the plain graph's tensor shapes, whether ConvTransposes chain through their
+    phases, whether weights are placeholders (estimate), and the phase forms one rewrite leaves the next."""
+
+    shapes: dict
+    chain: bool
+    estimate: bool
+    phase_forms: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class GraphPass:
+    """One rewrite of :data:`PASSES`: ``run(graph, context)`` edits the graph in place and returns the
+    multiply-adds per image it adds (None: none); ``applies(fourier)`` says whether it runs."""
+
+    name: str
+    run: Callable
+    applies: Callable[[bool], bool] = lambda fourier: True
+
+
+def _fold_affine(graph: EditableGraph, context: PassContext) -> None:
+    while _fold_affine_once(graph):
+        pass
+
+
+def _subpixel(graph: EditableGraph, context: PassContext) -> int:
+    # Without chaining each layer starts from no phase form: a fresh dict per layer.
+    return sum(_rewrite_conv_transpose(graph, node, context.phase_forms if context.chain else {}, context.shapes,
+                                       context.estimate)
+               for node in [n for n in graph.nodes if n.op_type == "ConvTranspose"])
+
+
+def _nchw_dense(graph: EditableGraph, context: PassContext) -> None:
+    _drop_input_transpose(graph)
+
+
+def _dft_first_conv(graph: EditableGraph, context: PassContext) -> None:
+    rewrite_first_conv(graph)
+
+
+# The rewrites, in the order they run (steps 1-5 of the module docstring; step 3, the activation hoist,
+# runs inside the sub-pixel pass, which knows where its Convs end). Each is exact to float32 rounding
+# (tests/test_onnx_optimize.py, tests/test_fourier_conv.py) and costs itself in estimate mode.
+PASSES: tuple[GraphPass, ...] = (
+    GraphPass("fold-batchnorm", _fold_affine),
+    GraphPass("subpixel-conv-transpose", _subpixel),
+    GraphPass("nchw-dense", _nchw_dense),
+    GraphPass("dft-first-conv", _dft_first_conv, applies=lambda fourier: fourier),
+)
 
 
 @dataclasses.dataclass(frozen=True)
