@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 from gantool.errors import UnsupportedFormatError
 
@@ -26,8 +27,7 @@ MAX_WEIGHT_GROWTH = 1.25
 MAX_MAC_GROWTH = 1.5
 
 
-@dataclasses.dataclass(frozen=True)
-class UpLayer:
+class UpLayer(NamedTuple):
     """One ConvTranspose of the plain graph: channels in and out, kernel, stride, input side."""
 
     in_channels: int
