@@ -4,6 +4,8 @@
 - ``mlp``: the fully connected GAN of the Keras-MNIST-GAN / Keras-GAN tutorials;
 - ``cdcgan``: the DCGAN conditioned on a digit label (embedding fed to both nets);
 - ``quadratic``: the 1-D toy GAN that learns the curve y = x^2 from points.
+- :func:`build_sized_generator` / :func:`build_sized_discriminator`: the DCGAN paper's pair for
+  32, 64 or 128-pixel images of 1 or 3 channels (your own images, :mod:`gantool.train.images`).
 
 Every generator takes ``z`` (and ``label`` when conditional) and returns one
 output named ``image`` (a point for the toy); the contract in
@@ -12,6 +14,9 @@ output named ``image`` (a point for the toy); the contract in
 
 from __future__ import annotations
 
+import math
+
+from gantool.errors import GantoolError
 from gantool.train.config import CODE_SIZE, Initializer
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -253,3 +258,116 @@ def _quadratic_discriminator(image_shape, initializer: Initializer, output_dtype
         layers.Dense(25, activation="relu", kernel_initializer="he_uniform", name="hidden"),
         layers.Dense(1, dtype=output_dtype, name="logit"),
     ], name="discriminator")
+
+
+# Square sizes with a DCGAN-paper layout (a 4x4 map doubled to the size); 28 is the tutorial's MNIST DCGAN.
+SIZED_IMAGE_SIZES = (32, 64, 128)
+MNIST_SIZE = 28
+
+
+def sized_filters(image_size: int, base_filters: int = 64) -> list[int]:
+    """The generator's channels at 4x4, 8x8, ... image_size/2: ``base_filters * image_size / 8`` halving to
+    ``base_filters`` (PyTorch's examples/dcgan at 64: 512, 256, 128, 64). The critic uses them reversed."""
+    _check_sized(image_size, 3)
+    return [base_filters * image_size // (8 * 2**i) for i in range(int(math.log2(image_size // 4)))]
+
+
+def _check_sized(image_size: int, channels: int) -> None:
+    if image_size not in (MNIST_SIZE, *SIZED_IMAGE_SIZES):
+        raise GantoolError(f"`image_size` {image_size} has no DCGAN layout; choose {MNIST_SIZE} (the tutorial's "
+                           f"MNIST DCGAN, greyscale) or one of {', '.join(map(str, SIZED_IMAGE_SIZES))}")
+    if channels not in (1, 3):
+        raise GantoolError(f"`channels` must be 1 (greyscale) or 3 (colour), got {channels!r}")
+    if image_size == MNIST_SIZE and channels != 1:
+        raise GantoolError(f"`image_size` {MNIST_SIZE} is the MNIST DCGAN, greyscale only; choose `image_size` 32 "
+                           "for colour images")
+
+
+def build_sized_generator(image_size: int = 64, channels: int = 3, latent_dim: int = 100, *, base_filters: int = 64,
+                          num_classes: int = 0, initializer: Initializer = Initializer.normal, output_dtype=None):
+    """The DCGAN paper's generator for ``image_size`` x ``image_size`` x ``channels`` images.
+
+    ``z`` -> Dense onto a 4x4 map of :func:`sized_filters`' first width (the paper's projection; a
+    Dense layer first, so ``code_gain`` and ``code_onehot`` apply) -> BatchNorm, ReLU -> per doubling a
+    Conv2DTranspose (4x4, stride 2, no bias), BatchNorm, ReLU -> the last one to ``channels`` with tanh,
+    named ``image``. At 64x64x3 with 64 base filters and a 100-long latent it has 3,576,704 trainable
+    weights, as the PyTorch example's. With ``num_classes`` it also takes ``label`` (int32), whose
+    embedding joins ``z`` before the projection (as ``cdcgan``'s). ``image_size`` 28 gives the
+    tutorial's ``dcgan`` (or ``cdcgan`` for 10 classes).
+
+    Raises:
+        GantoolError: an ``image_size`` without a layout, ``channels`` not 1 or 3, or 28 with colour.
+    """
+    import keras
+    from keras import layers
+
+    _check_sized(image_size, channels)
+    if image_size == MNIST_SIZE:
+        return build_generator(latent_dim, initializer, output_dtype, _mnist_arch(num_classes))
+    init = _kernel_initializer(Initializer(initializer))
+    widths = sized_filters(image_size, base_filters)
+    stack = [layers.Dense(4 * 4 * widths[0], use_bias=False, kernel_initializer=init, name="project"),
+             layers.Reshape((4, 4, widths[0]), name="to_map"),
+             layers.BatchNormalization(name="project_bn"), layers.ReLU(name="project_act")]
+    for i, width in enumerate(widths[1:], start=1):
+        stack += [layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init,
+                                         name=f"up{i}"),
+                  layers.BatchNormalization(name=f"up{i}_bn"), layers.ReLU(name=f"up{i}_act")]
+    stack.append(layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False, activation="tanh",
+                                        kernel_initializer=init, dtype=output_dtype, name="image"))
+    z = keras.Input(shape=(latent_dim,), name="z")
+    if not num_classes:
+        return keras.Sequential([z, *stack], name="generator")
+    label = keras.Input(shape=(), dtype="int32", name="label")
+    x = layers.Concatenate(name="with_label")([z, layers.Embedding(num_classes, LABEL_EMBEDDING,
+                                                                    name="label_embedding")(label)])
+    for layer in stack:
+        x = layer(x)
+    return keras.Model([z, label], x, name="generator")
+
+
+def build_sized_discriminator(image_size: int = 64, channels: int = 3, *, base_filters: int = 64, num_classes: int = 0,
+                              initializer: Initializer = Initializer.normal, output_dtype=None):
+    """The DCGAN paper's critic for ``image_size`` x ``image_size`` x ``channels`` images: one logit per image.
+
+    Per halving a Conv2D (4x4, stride 2, no bias) and LeakyReLU(0.2), BatchNorm on all but the first,
+    from ``base_filters`` doubling down to a 4x4 map, then Flatten and a Dense logit (the example's last
+    4x4 convolution, as a logit for ``BinaryCrossentropy(from_logits=True)``). With ``num_classes`` it
+    also takes ``label`` (int32) and adds the projection term <embed(label), features> (Miyato & Koyama
+    2018, as ``cdcgan``'s critic; its 28x28 label plane would cost a Dense of size**2 outputs at 128):
+    the critic a conditional generator, or ``code_critic``'s unconditional one with ``num_classes=10``,
+    is judged by. ``image_size`` 28 gives the tutorial's critic.
+    """
+    import keras
+    from keras import layers
+
+    _check_sized(image_size, channels)
+    if image_size == MNIST_SIZE:
+        return build_discriminator((28, 28, 1), initializer, output_dtype, _mnist_arch(num_classes))
+    init = _kernel_initializer(Initializer(initializer))
+    image = keras.Input(shape=(image_size, image_size, channels), name="image")
+    x = image
+    for i, width in enumerate(reversed(sized_filters(image_size, base_filters)), start=1):
+        x = layers.Conv2D(width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init,
+                          name=f"conv{i}")(x)
+        if i > 1:
+            x = layers.BatchNormalization(name=f"conv{i}_bn")(x)
+        x = layers.LeakyReLU(negative_slope=0.2, name=f"conv{i}_act")(x)
+    features = layers.Flatten(name="flatten")(x)
+    if not num_classes:
+        logit = layers.Dense(1, kernel_initializer=init, dtype=output_dtype, name="logit")(features)
+        return keras.Model(image, logit, name="discriminator")
+    label = keras.Input(shape=(), dtype="int32", name="label")
+    logit = layers.Dense(1, kernel_initializer=init, name="logit_plain")(features)
+    projection = layers.Embedding(num_classes, features.shape[-1], embeddings_initializer=init,
+                                  name="label_projection")(label)
+    agreement = layers.Dot(axes=1, name="label_agreement")([projection, features])
+    return keras.Model([image, label], layers.Add(dtype=output_dtype, name="logit")([logit, agreement]),
+                       name="discriminator")
+
+
+def _mnist_arch(num_classes: int) -> str:
+    if num_classes not in (0, NUM_DIGITS):
+        raise GantoolError(f"`image_size` {MNIST_SIZE} conditions on the {NUM_DIGITS} digits only, not {num_classes} "
+                           "classes; choose `image_size` 32")
+    return "cdcgan" if num_classes else "dcgan"
