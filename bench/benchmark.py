@@ -36,6 +36,7 @@ import numpy as np
 from gantool.errors import GantoolError, ModelFileError, UnsupportedFormatError
 from gantool.export.registry import REGISTRY, REPORT_NAME, FormatEntry, entries_for, lookup, supported_pairs
 from gantool.judge.evaluate import MAX_COUNT as MAX_QUALITY_COUNT
+from gantool.judge.evaluate import MIN_COUNT as MIN_QUALITY_COUNT
 from gantool.runtime.backends import check_model_file, file_kind, open_backend
 from gantool.runtime.backends.base import cpu_count
 from gantool.runtime.generator import resolve_model
@@ -78,8 +79,9 @@ class BenchOptions:
             raise GantoolError(f"`threads` must be a positive integer, got {self.threads}")
         if self.repeats < 1:
             raise GantoolError(f"`repeats` must be a positive integer, got {self.repeats}")
-        if self.quality_count and self.quality_count < 20:
-            raise GantoolError(f"`quality_count` must be at least 20 (the MNIST score uses 10 splits), got {self.quality_count}")
+        if self.quality_count and self.quality_count < MIN_QUALITY_COUNT:
+            raise GantoolError(f"`quality_count` must be at least {MIN_QUALITY_COUNT} (the MNIST score uses 10 splits), "
+                               f"got {self.quality_count}")
         if self.quality_count > MAX_QUALITY_COUNT:
             raise GantoolError(f"`quality_count` {self.quality_count} is above the limit of {MAX_QUALITY_COUNT} digits "
                                f"judged per format (gantool eval's); use `quality_count` {MAX_QUALITY_COUNT} or fewer")

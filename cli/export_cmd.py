@@ -41,7 +41,7 @@ def export(
     quantize: Annotated[export_registry.Quantization | None, typer.Option(
         help=f"Quantization (default none). Supported: {export_registry.supported_pairs()}.")] = None,
     calibration_size: Annotated[int, typer.Option(help="Latents that calibrate int8 exports.")] = export_registry.DEFAULT_CALIBRATION_SIZE,
-    opset: Annotated[int, typer.Option(help="ONNX opset (13-18).")] = 17,
+    opset: Annotated[int, typer.Option(help="ONNX opset (13-18).")] = export_registry.DEFAULT_OPSET,
     value_range: Annotated[str | None, typer.Option(help="Output range LOW,HIGH of a model without a gantool config whose output layer is linear (default: read from its tanh/sigmoid output).")] = None,
     graph: Annotated[str, typer.Option(help=(
         "ONNX float32 graph. auto: the graph the rules name from the model's structure (the same model gives "

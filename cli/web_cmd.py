@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from gantool.cli.app import app, handle_errors
+from gantool.web.serve import DEFAULT_PORT
 
 
 @app.command()
@@ -18,7 +19,7 @@ def web(
     ort: Annotated[Path | None, typer.Option(help="onnxruntime-web's dist/ folder (npm install onnxruntime-web) to copy into the site, so it works offline; default: the page loads the pinned version from jsDelivr, checked by subresource integrity.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an --out folder that has files in it.")] = False,
     serve: Annotated[bool, typer.Option("--serve", help="Then serve the site on 127.0.0.1 with cross-origin isolation (threads on) until Ctrl-C.")] = False,
-    port: Annotated[int, typer.Option(help="Port for --serve.")] = 8000,
+    port: Annotated[int, typer.Option(help="Port for --serve.")] = DEFAULT_PORT,
 ) -> None:
     """Write a static page that draws digits in the browser (onnxruntime-web), the same digits as
     gantool sample for the same seed. No TensorFlow, no build step: serve the folder anywhere.

@@ -25,11 +25,9 @@ from pathlib import Path
 from gantool.errors import ExportValidationError, GantoolError, first_line
 from gantool.export.registry import REGISTRY, REPORT_NAME, ExportFormat, ExportOptions, FormatEntry, Status, lookup
 from gantool.export.validate import PARITY_BATCHES, PARITY_SEED, ExportResult, Parity, ParityError
+from gantool.judge.evaluate import MIN_COUNT as MIN_EVAL_COUNT
 from gantool.runtime.contract import ModelContract
 from gantool.runtime.files import check_output_folder, check_output_path, write_bytes_atomic
-
-# The least ``eval_count`` that judges anything: the MNIST score averages 10 splits.
-MIN_EVAL_COUNT = 20
 
 
 class ExportStatus(str, enum.Enum):

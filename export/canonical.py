@@ -125,6 +125,17 @@ def _copy(item):
     return copy
 
 
+def set_metadata(proto, entries: dict[str, str]) -> None:
+    """Set ``entries`` in ``proto``'s ``metadata_props`` (replacing keys already there), kept sorted by key:
+    the one way gantool writes ONNX metadata."""
+    props = {p.key: p.value for p in proto.metadata_props}
+    props.update(entries)
+    del proto.metadata_props[:]
+    for key in sorted(props):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, props[key]
+
+
 def _sort_metadata(proto) -> None:
     props = sorted(((p.key, p.value) for p in proto.metadata_props), key=lambda kv: kv[0])
     del proto.metadata_props[:]

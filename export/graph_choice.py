@@ -290,12 +290,9 @@ def _backend(path: Path):
 
 def store_choice(proto, choice: GraphChoice) -> None:
     """Write ``choice`` into ``proto``'s metadata without measurements (``gantool info`` prints it)."""
-    import onnx
+    from gantool.export.canonical import set_metadata
 
-    props = {p.key: p.value for p in proto.metadata_props}
-    del proto.metadata_props[:]
-    onnx.helper.set_model_props(proto, {**props, CHOICE_METADATA_KEY: json.dumps(choice.to_dict(measurements=False),
-                                                                              sort_keys=True)})
+    set_metadata(proto, {CHOICE_METADATA_KEY: json.dumps(choice.to_dict(measurements=False), sort_keys=True)})
 
 
 def graph_file(out: Path, kind: str) -> Path:

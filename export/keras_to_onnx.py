@@ -17,7 +17,7 @@ from typing import TypeVar
 from gantool.errors import ExportValidationError, GantoolError, first_line
 from gantool.export import canonical
 from gantool.export.onnx_graph import rename_io
-from gantool.export.registry import FP32
+from gantool.export.registry import DEFAULT_OPSET, FP32
 from gantool.export.validate import ExportResult, Parity, check_parity, reference_batches
 from gantool.runtime.contract import GRAPH_METADATA_KEY, METADATA_KEY, ModelContract
 from gantool.runtime.files import atomic_path
@@ -26,7 +26,7 @@ MAX_OPSET = 18
 T = TypeVar("T")
 
 
-def to_onnx_proto(keras_model, contract: ModelContract, opset: int = 17, graph: str = "plain"):
+def to_onnx_proto(keras_model, contract: ModelContract, opset: int = DEFAULT_OPSET, graph: str = "plain"):
     """Convert ``keras_model`` to an ``onnx.ModelProto`` of graph kind ``graph`` carrying ``contract``.
 
     ``plain`` is tf2onnx's graph; the other kinds of :data:`gantool.export.graph_rules.GRAPH_KINDS`
@@ -84,11 +84,7 @@ def graph_kind(proto) -> str:
 
 def _set_graph_kind(proto, kind: str) -> None:
     """Record in metadata whether the graph was rewritten for speed (``optimized``, ``optimized+fourier``) or not (``plain``)."""
-    import onnx
-
-    props = {p.key: p.value for p in proto.metadata_props}
-    del proto.metadata_props[:]
-    onnx.helper.set_model_props(proto, {**props, GRAPH_METADATA_KEY: kind})
+    canonical.set_metadata(proto, {GRAPH_METADATA_KEY: kind})
 
 
 def _name_io(proto, contract: ModelContract) -> None:
@@ -112,14 +108,7 @@ def _check_explicit_pads(proto) -> None:
 
 def attach_contract(proto, contract: ModelContract) -> None:
     """Write the contract (and the gantool version) into ``metadata_props``."""
-    import onnx
-
-    kept = [p for p in proto.metadata_props if p.key not in (METADATA_KEY, "gantool.version")]
-    del proto.metadata_props[:]
-    proto.metadata_props.extend(kept)
-    onnx.helper.set_model_props(
-        proto, {**{p.key: p.value for p in kept}, METADATA_KEY: contract.to_json(), "gantool.version": contract.gantool_version}
-    )
+    canonical.set_metadata(proto, {METADATA_KEY: contract.to_json(), "gantool.version": contract.gantool_version})
     proto.producer_name = "gantool"
 
 
@@ -172,7 +161,7 @@ def save_validated(proto, keras_model, contract: ModelContract, out: Path,
         num_classes=contract.num_classes))
 
 
-def export_onnx(keras_model, contract: ModelContract, out: Path, opset: int = 17,
+def export_onnx(keras_model, contract: ModelContract, out: Path, opset: int = DEFAULT_OPSET,
                 graph: str = "auto") -> ExportResult:
     """Export ``keras_model`` to ``out`` as ``gantool export --format onnx`` does (the graph ``graph`` names:
     the rules' choice by default), held to the float32 bound; the file appears only if every check passed.

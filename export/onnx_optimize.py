@@ -91,7 +91,7 @@ def optimize(proto, fourier: bool = False, chain: bool = True, estimate: bool = 
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
     if opset < MIN_OPSET:
         raise UnsupportedFormatError(
-            f"the graph optimizer needs ONNX opset >= {MIN_OPSET}, got {opset}; export with `opset` 17")
+            f"the graph optimizer needs ONNX opset >= {MIN_OPSET}, got {opset}; export with `opset` {MIN_OPSET} or later")
     subgraphs = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
     if any(a.type in subgraphs for n in model.graph.node for a in n.attribute):
         raise UnsupportedFormatError(

@@ -124,7 +124,6 @@ def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> 
         ConversionError: quantization failed.
         ExportValidationError: the int8 model breaches ``entry.tolerance``; nothing is written.
     """
-    import onnx
 
     size = entry.calibration_size(options)
     from gantool.export.graph_rules import build, graph_facts, int8_base
@@ -136,9 +135,7 @@ def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> 
     proto, float_ops = quantize_proto(float_proto, contract, size)
     int8_contract = contract.replace(quantization="int8", calibration_size=size, float_ops=float_ops)
     # The quantizer does not promise to keep metadata_props: carry them over, then the int8 contract.
-    kept = {p.key: p.value for p in proto.metadata_props}
-    del proto.metadata_props[:]
-    onnx.helper.set_model_props(proto, {**kept, **{p.key: p.value for p in float_proto.metadata_props}})
+    canonical.set_metadata(proto, {p.key: p.value for p in float_proto.metadata_props})
     attach_contract(proto, int8_contract)
     parity = save_validated(proto, keras_model, int8_contract, out, entry.tolerance.max_abs, entry.tolerance.mean_abs)
     return ExportResult(out, parity, graph=graph_kind(proto), float_ops=float_ops, calibration_size=size)

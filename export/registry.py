@@ -26,6 +26,8 @@ from gantool.errors import GantoolError, UnsupportedFormatError
 from gantool.runtime.backends import suffix_for
 
 DEFAULT_CALIBRATION_SIZE = 256
+# The ONNX opset of every export (and of the shipped classifier); `--opset` chooses another within 13-18.
+DEFAULT_OPSET = 17
 # Calibration runs the float model once per latent; beyond this it only costs time.
 MAX_CALIBRATION_SIZE = 65_536
 # The report :func:`gantool.export.all_formats.write_report` writes beside the files of an
@@ -93,7 +95,7 @@ class ExportOptions:
     """
 
     calibration_size: int = DEFAULT_CALIBRATION_SIZE
-    opset: int = 17
+    opset: int = DEFAULT_OPSET
     graph: str = "auto"
     keep_graphs: bool = False
     log: Callable[[str], None] | None = dataclasses.field(default=None, compare=False, repr=False)

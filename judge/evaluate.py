@@ -28,6 +28,7 @@ from gantool.errors import GantoolError, ModelFileError
 from gantool.judge.metrics import class_balance, fid, mnist_score, prdc
 from gantool.judge.reference import ReferenceStats, subset_indices
 from gantool.runtime.classifier import NUM_CLASSES, Classifier, softmax, to_classifier_input
+from gantool.runtime.contract import DEFAULT_VALUE_RANGE
 
 MIN_COUNT = 20
 # Logits and features of every judged digit are held in memory, and precision/recall search
@@ -139,7 +140,7 @@ def evaluate_outputs(logits: np.ndarray, features: np.ndarray, reference: Refere
 
 
 def evaluate_images(images: np.ndarray, classifier: Classifier | None = None, reference: ReferenceStats | None = None,
-                    real_features: np.ndarray | None = None, value_range: tuple[float, float] = (-1.0, 1.0),
+                    real_features: np.ndarray | None = None, value_range: tuple[float, float] = DEFAULT_VALUE_RANGE,
                     labels: np.ndarray | None = None) -> Evaluation:
     """Judge a batch of images: uint8 pixels, or floats in ``value_range`` (a generator's raw output).
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from gantool.errors import GantoolError, ModelFileError, first_line
+from gantool.runtime.contract import DEFAULT_VALUE_RANGE
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
@@ -40,7 +41,7 @@ def asset_path(name: str) -> Path:
     return Path(str(resources.files("gantool.runtime") / "assets" / name))
 
 
-def to_classifier_input(images: np.ndarray, value_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
+def to_classifier_input(images: np.ndarray, value_range: tuple[float, float] = DEFAULT_VALUE_RANGE) -> np.ndarray:
     """Bring images to the classifier's convention: float32 ``(n, 28, 28, 1)`` in [-1, 1].
 
     Args:
@@ -62,7 +63,7 @@ def to_classifier_input(images: np.ndarray, value_range: tuple[float, float] = (
         raise GantoolError(f"images must be uint8 pixels or floats in {value_range}, got dtype {array.dtype}")
     low, high = (float(v) for v in value_range)
     out = array.astype(np.float32)
-    if (low, high) != (-1.0, 1.0):
+    if (low, high) != DEFAULT_VALUE_RANGE:  # the classifier's input range is the tanh range
         out = (out - np.float32(low)) * np.float32(2.0 / (high - low)) - np.float32(1.0)
     if not np.all(np.isfinite(out)):
         raise GantoolError("images hold NaN or infinite values; the model that made them is broken")

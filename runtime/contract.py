@@ -85,6 +85,9 @@ def name_digit(z: np.ndarray, digit: int, code_size: int) -> np.ndarray:
     return z
 
 
+# A tanh generator's range: the default of every contract and of every function taking a value range.
+DEFAULT_VALUE_RANGE = (-1.0, 1.0)
+
 @dataclasses.dataclass(frozen=True)
 class ModelContract:
     """What a generator file takes and gives.
@@ -123,7 +126,7 @@ class ModelContract:
 
     latent_dim: int
     output_shape: tuple[int, ...]
-    value_range: tuple[float, float] = (-1.0, 1.0)
+    value_range: tuple[float, float] = DEFAULT_VALUE_RANGE
     arch: str = "dcgan"
     input_name: str = "z"
     output_name: str = "image"
@@ -226,7 +229,7 @@ class ModelContract:
             if not isinstance(shape, (list, tuple)):
                 raise KeyError("output_shape")
             kwargs["output_shape"] = tuple(shape)
-            kwargs["value_range"] = tuple(kwargs.get("value_range", (-1.0, 1.0)))
+            kwargs["value_range"] = tuple(kwargs.get("value_range", DEFAULT_VALUE_RANGE))
             kwargs["float_ops"] = tuple(kwargs.get("float_ops", ()))
             return cls(**kwargs)
         except (KeyError, TypeError, ValueError) as exc:
@@ -253,7 +256,7 @@ class ModelContract:
 
 # A graph cannot say its value range; a model without gantool metadata is assumed to end in
 # tanh, as the DCGAN paper's generator and the TensorFlow tutorial's do.
-ASSUMED_VALUE_RANGE = (-1.0, 1.0)
+ASSUMED_VALUE_RANGE = DEFAULT_VALUE_RANGE
 
 
 @dataclasses.dataclass(frozen=True)

@@ -33,6 +33,7 @@ def export_and_judge(keras_model, contract, key: str, folder: Path, count: int, 
     """Export one registry entry, evaluate it, and store the figures in its contract."""
     import onnx
 
+    from gantool.export import canonical
     from gantool.export.all_formats import export_one
     from gantool.export.keras_to_onnx import attach_contract
     from gantool.export.registry import REGISTRY, ExportOptions
@@ -54,7 +55,7 @@ def export_and_judge(keras_model, contract, key: str, folder: Path, count: int, 
     from gantool.runtime.contract import ModelContract
 
     attach_contract(proto, ModelContract.from_dict(stored).replace(evaluation=figures))
-    onnx.save(proto, path)
+    canonical.save(proto, path)
     return path, figures
 
 

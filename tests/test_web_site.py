@@ -140,3 +140,28 @@ def test_preview_server_sends_cross_origin_isolation_headers(tmp_path):
         server.server_close()
     with pytest.raises(GantoolError, match="no index.html"):
         make_server(tmp_path)
+
+
+def test_python_and_javascript_agree_on_shared_facts():
+    """Facts written in both languages: onnxruntime-web's files, the batch per run, the assumed value range,
+    the metadata key. One home each in Python; gantool.js and contract.js must say the same."""
+    import json
+    import re
+    from importlib import resources
+
+    from gantool.runtime.contract import ASSUMED_VALUE_RANGE, METADATA_KEY
+    from gantool.runtime.generator import DEFAULT_BATCH
+    from gantool.web.ort import ORT_FILES
+
+    static = resources.files("gantool.web") / "static"
+    gantool_js, contract_js = (static / "gantool.js").read_text(), (static / "contract.js").read_text()
+
+    def constant(source: str, name: str):
+        match = re.search(rf"const {name} = (.+?);", source)
+        assert match, f"no const {name}"
+        return json.loads(match.group(1))
+
+    assert constant(gantool_js, "ORT_FILES") == list(ORT_FILES)
+    assert constant(gantool_js, "DEFAULT_BATCH") == DEFAULT_BATCH
+    assert tuple(constant(contract_js, "ASSUMED_VALUE_RANGE")) == ASSUMED_VALUE_RANGE
+    assert constant(contract_js, "METADATA_KEY") == METADATA_KEY

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from gantool.errors import GantoolError
+from gantool.runtime.contract import DEFAULT_VALUE_RANGE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,11 +38,11 @@ class ArchSpec:
 
 
 ARCHS: dict[str, ArchSpec] = {spec.name: spec for spec in (
-    ArchSpec("dcgan", "mnist", "image", (28, 28, 1), (-1.0, 1.0), 0,
+    ArchSpec("dcgan", "mnist", "image", (28, 28, 1), DEFAULT_VALUE_RANGE, 0,
              "TensorFlow DCGAN tutorial (Dense 7x7x256, 3 Conv2DTranspose; Conv2D 64/128 + dropout critic)"),
-    ArchSpec("mlp", "mnist", "image", (28, 28, 1), (-1.0, 1.0), 0,
+    ArchSpec("mlp", "mnist", "image", (28, 28, 1), DEFAULT_VALUE_RANGE, 0,
              "Keras-MNIST-GAN fully connected GAN (Dense 256/512/1024 + BN; Dense 512/256 + dropout critic)"),
-    ArchSpec("cdcgan", "mnist", "image", (28, 28, 1), (-1.0, 1.0), 10,
+    ArchSpec("cdcgan", "mnist", "image", (28, 28, 1), DEFAULT_VALUE_RANGE, 10,
              "conditional DCGAN: label embedding joined to z; critic with label plane + projection; sample --digit 7"),
     ArchSpec("quadratic", "quadratic", "points", (2,), (-0.5, 0.5), 0,
              "1-D toy GAN learning points (x, x^2), x in [-0.5, 0.5]; converges in seconds"),

@@ -32,9 +32,10 @@ import numpy as np
 
 from gantool import __version__
 from gantool.errors import ExportValidationError, GantoolError
+from gantool.export.registry import DEFAULT_OPSET
 from gantool.runtime.classifier import INPUT_CONVENTION, INPUT_NAME, META_PREFIX, OUTPUT_NAMES, to_classifier_input
 
-ONNX_OPSET = 17
+ONNX_OPSET = DEFAULT_OPSET  # the exports' opset: one home in the registry
 PARITY_IMAGES = 256
 PARITY_MAX_ABS = 1e-3
 
@@ -182,9 +183,10 @@ def classifier_metadata(trained: TrainedClassifier, data_sha256: str, command: s
 
 def to_onnx_proto(model, metadata: dict[str, str], opset: int = ONNX_OPSET):
     """Convert the two-output Keras model to ONNX with input ``image``, outputs ``logits`` and ``features``."""
-    import onnx
     import tensorflow as tf
     import tf2onnx
+
+    from gantool.export.canonical import set_metadata
 
     signature = [tf.TensorSpec((None, 28, 28, 1), tf.float32, name=INPUT_NAME)]
 
@@ -196,7 +198,7 @@ def to_onnx_proto(model, metadata: dict[str, str], opset: int = ONNX_OPSET):
     proto, _ = tf2onnx.convert.from_function(judge, input_signature=signature, opset=opset)
     _name_outputs(proto)
     proto.graph.input[0].name = INPUT_NAME
-    onnx.helper.set_model_props(proto, metadata)
+    set_metadata(proto, metadata)
     proto.producer_name = "gantool"
     return proto
 
