@@ -35,14 +35,11 @@ def eval_command(
 
     Example: gantool eval --model g.onnx --count 10000 --data mnist.npz --json eval.json --sheet sheet.png
     """
-    import json
-
     from gantool.errors import GantoolError
-    from gantool.judge.evaluate import SHEET_PER_CLASS, RealDigits, evaluate_generator, evaluate_split
-    from gantool.judge.report import contact_sheet, format_table
+    from gantool.judge.evaluate import RealDigits, evaluate_generator, evaluate_split
+    from gantool.judge.report import format_table
     from gantool.runtime.classifier import Classifier
-    from gantool.runtime.files import check_output_path, write_bytes_atomic
-    from gantool.runtime.images import save_png
+    from gantool.runtime.files import check_output_path
 
     for path in (json_out, sheet):
         if path is not None:
@@ -71,6 +68,18 @@ def eval_command(
 
             report, samples = evaluate_points(generator, count, seed), None
     typer.echo(format_table(report) if samples is not None else "\n".join(report.lines()))
+    _write_outputs(report, samples, json_out, sheet)
+
+
+def _write_outputs(report, samples, json_out: Path | None, sheet: Path | None) -> None:
+    """--json and --sheet: the report as JSON, and a contact sheet (digits) or a plot (points)."""
+    import json
+
+    from gantool.judge.evaluate import SHEET_PER_CLASS
+    from gantool.judge.report import contact_sheet
+    from gantool.runtime.files import write_bytes_atomic
+    from gantool.runtime.images import save_png
+
     if json_out is not None:
         write_bytes_atomic(json_out, (json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n").encode())
         typer.echo(f"Wrote {json_out}")
