@@ -44,25 +44,43 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 _PARAMETER = re.compile(r"`([a-z_][a-z0-9_]*)`")
 
 
-def as_flags(message: str, aliases: dict[str, str] | None = None) -> str:
-    """``message`` with each backticked parameter of the running command written as its flag.
+def as_flags(message: str, aliases: dict[str, str] | None = None, command=None) -> str:
+    """``message`` with each backticked parameter of ``command`` written as its flag.
 
-    ``aliases`` maps library parameter names that differ from the option's name (say
-    ``ema_decay``) to that option's name (``ema``). Names that are no option stay as written.
+    The flags are read from the command function's own ``Annotated[..., typer.Option(...)]``
+    declarations (an option without names is ``--name-with-dashes``). ``aliases`` maps library
+    parameter names that differ from the option's name (say ``ema_decay``) to that option's name
+    (``ema``). Names that are no option stay as written.
     """
-    try:  # Typer >= 0.20 vendors Click; older releases depend on it.
-        from typer._click.globals import get_current_context
-    except ImportError:
-        from click import get_current_context
-
-    context = get_current_context(silent=True)
-    if context is None:
-        return message
-    flags = {param.name: param.opts[0] for param in context.command.params if param.opts}
+    flags = command_flags(command) if command is not None else {}
     for name, option in (aliases or {}).items():
         if option in flags:
             flags.setdefault(name, flags[option])
     return _PARAMETER.sub(lambda m: flags.get(m.group(1), m.group(0)), message)
+
+
+def command_flags(command) -> dict[str, str]:
+    """Parameter name -> its first flag (``--json`` for ``json_out``), from the command's signature."""
+    import inspect
+    import typing
+
+    command = inspect.unwrap(command)
+    parameters = inspect.signature(command).parameters
+    try:
+        hints = typing.get_type_hints(command, include_extras=True)
+    except Exception:  # a signature built at run time (the train flags) carries its annotations as objects
+        hints = {}
+    flags = {}
+    for name, parameter in parameters.items():
+        hint = hints.get(name, parameter.annotation)
+        option = next((m for m in getattr(hint, "__metadata__", ()) if isinstance(m, typer.models.OptionInfo)), None)
+        if option is None and isinstance(parameter.default, typer.models.OptionInfo):
+            option = parameter.default
+        # In Annotated form Typer keeps an option's first name as its ``default`` and the rest as ``param_decls``.
+        names = [option.default, *(option.param_decls or ())] if option else []
+        declared = [d.split("/")[0] for d in names if isinstance(d, str) and d.startswith("--")]
+        flags[name] = declared[0] if declared else "--" + name.replace("_", "-")
+    return flags
 
 
 def handle_errors(command):
@@ -81,7 +99,7 @@ def handle_errors(command):
                 raise
             # Read from the wrapper: a command module sets ``parameter_aliases`` on the name it
             # exports, which is this wrapper (functools.wraps copied any set before wrapping).
-            raise fail(as_flags(str(exc), getattr(wrapper, "parameter_aliases", None))) from None
+            raise fail(as_flags(str(exc), getattr(wrapper, "parameter_aliases", None), command)) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
         except BrokenPipeError:

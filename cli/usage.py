@@ -3,8 +3,13 @@
 Click's own report of a usage error (``--seed abc``, an unknown option, a
 missing ``--model``) is four lines: usage, a hint, a blank line and the error.
 gantool promises one line on stderr and exit code 2 for every error the user
-can fix, so the command group re-raises those errors as
-:class:`OneLineUsageError`, which prints ``error: <what> (see: <command> --help)``.
+can fix, so the command group prints those errors as
+``error: <what> (see: <command> --help)`` and exits 2.
+
+Typer 0.20 and later vendor Click under a private module, older releases depend
+on Click itself; either way the exception is a class named ``UsageError`` (or a
+subclass of one), which is what :func:`is_usage_error` looks for, so nothing
+here imports a private module.
 """
 
 from __future__ import annotations
@@ -15,38 +20,29 @@ from collections.abc import Iterator
 import typer
 from typer.core import TyperGroup
 
-try:  # Typer >= 0.20 vendors Click; older releases depend on it.
-    from typer._click import exceptions as click_exceptions
-except ImportError:
-    from click import exceptions as click_exceptions
-
 # `gantool` with no arguments shows the help through a UsageError subclass; keep that as it is.
-_HELP_ERRORS = tuple(getattr(click_exceptions, name) for name in ("NoArgsIsHelpError",)
-                     if hasattr(click_exceptions, name))
+_HELP_ERRORS = ("NoArgsIsHelpError",)
 
 
-class OneLineUsageError(click_exceptions.ClickException):
-    """A usage error shown as one line that names the problem and where the help is."""
-
-    exit_code = 2
-
-    def __init__(self, error: click_exceptions.UsageError) -> None:
-        super().__init__(error.format_message().strip().replace("\n", " "))
-        self.command_path = error.ctx.command_path if error.ctx is not None else "gantool"
-
-    def show(self, file=None) -> None:
-        typer.echo(f"error: {self.message} (see: {self.command_path} --help)", err=True)
+def is_usage_error(error: BaseException) -> bool:
+    """Whether ``error`` is Click's usage error (bad option, missing option, bad value), help requests aside."""
+    names = {cls.__name__ for cls in type(error).__mro__}
+    return "UsageError" in names and not names.intersection(_HELP_ERRORS)
 
 
 @contextlib.contextmanager
 def one_line_usage_errors() -> Iterator[None]:
-    """Turn a Click usage error raised inside the block into a :class:`OneLineUsageError`."""
+    """Print a Click usage error raised inside the block as one line and exit 2."""
     try:
         yield
-    except _HELP_ERRORS:
-        raise
-    except click_exceptions.UsageError as error:
-        raise OneLineUsageError(error) from None
+    except Exception as error:
+        if not is_usage_error(error):
+            raise
+        message = error.format_message().strip().replace("\n", " ")
+        context = getattr(error, "ctx", None)
+        command_path = context.command_path if context is not None else "gantool"
+        typer.echo(f"error: {message} (see: {command_path} --help)", err=True)
+        raise typer.Exit(2) from None
 
 
 class OneLineUsageGroup(TyperGroup):
