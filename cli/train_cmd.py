@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperCommand
 
-from gantool.cli.app import app, fail, handle_errors
+from gantool.cli.app import app, as_flags, fail, handle_errors
 
 TRAIN_HELP = (
     "Train a GAN with checkpoints, sample grids, logs and resume, following a named recipe.\n\n"
@@ -21,18 +22,33 @@ TRAIN_HELP = (
     "\b\nRecipes (--recipe):\n{recipes}"
     "\n\n\b\nArchitectures (--arch):\n{archs}"
     "\n\n\b\nExamples:\n"
-    "  gantool train --data mnist.npz --out runs/default                 # the default recipe\n"
-    "  gantool train --recipe bundled --data mnist.npz --out runs/bundled # the shipped model's schedule\n"
+    "  gantool train --data mnist.npz --out runs/default                # the default recipe (the shipped model's)\n"
+    "  gantool train --recipe class-game --data mnist.npz --out runs/cg # the model shipped until December 2026\n"
     "  gantool train --recipe tutorial --epochs 20 --data mnist.npz --out runs/tutorial\n"
     "  gantool train --arch cdcgan --data mnist.npz --out runs/cdcgan\n"
-    "  gantool train --dataset quadratic --out runs/quadratic            # seconds on a CPU\n"
-    "  gantool train --out runs/default --resume                          # continue where it stopped"
+    "  gantool train --dataset quadratic --out runs/quadratic           # seconds on a CPU\n"
+    "  gantool train --out runs/default --resume                        # continue where it stopped"
 )
 
 # Flags whose name differs from the setting's (kept short, as they always were).
 FLAG_NAMES = {"initializer": "init", "ema_decay": "ema"}
-# Settings that record where a config came from rather than set it.
-NOT_FLAGS = ("arch", "recipe", "recipe_version", "overrides")
+# The --help panel of each group of settings (gantool.train.config.Group); the record group has no flags.
+PANELS = {"training": "Training settings (each overrides the recipe)",
+          "research": "Research knobs (the recipes set them; each overrides the recipe)"}
+
+
+class PanelCommand(TyperCommand):
+    """A command whose ``--help`` lists its options in panels (each option's ``rich_help_panel``), without rich too."""
+
+    def format_options(self, ctx, formatter) -> None:
+        panels: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                panels.setdefault(getattr(param, "rich_help_panel", None) or "Options", []).append(record)
+        for title, records in panels.items():
+            with formatter.section(title):
+                formatter.write_dl(records)
 
 
 def _train_help() -> str:
@@ -48,26 +64,25 @@ def _train_help() -> str:
 
 
 def _setting_options() -> list[inspect.Parameter]:
-    """One ``--flag`` per training setting, its help read from the setting's documentation."""
+    """One ``--flag`` per training setting, with the help and panel its declaration carries (field metadata)."""
     import dataclasses
     import typing
 
     from gantool.train.config import TrainConfig
 
     hints = typing.get_type_hints(TrainConfig)
-    described = TrainConfig.settings_help()
     options = []
     for field in dataclasses.fields(TrainConfig):
-        if field.name in NOT_FLAGS:
+        group = field.metadata["group"].value
+        if group not in PANELS:
             continue
         kind = hints[field.name]
         kind = next((k for k in typing.get_args(kind) if k is not type(None)), kind)
         flag = "--" + FLAG_NAMES.get(field.name, field.name).replace("_", "-")
-        text = described[field.name]
-        text = text[0].upper() + text[1:] + (" May change at --resume." if field.name in TrainConfig.RESUMABLE_CHANGES
-                                             and field.name not in ("epochs", "keep_epochs") else "")
+        resumable = field.name in TrainConfig.RESUMABLE_CHANGES and field.name not in ("epochs", "keep_epochs")
+        text = field.metadata["help"] + (" May change at --resume." if resumable else "")
         decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
-        option = typer.Option(*decls, help=text.replace("``", ""), show_default=False)
+        option = typer.Option(*decls, help=text, show_default=False, rich_help_panel=PANELS[group])
         options.append(inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=None,
                                          annotation=Annotated[kind | None, option]))
     return options
@@ -77,37 +92,28 @@ def train(out: Path, data: str | None, recipe: str | None, arch: str | None, dat
           stop_after: int | None, **settings) -> None:
     """``gantool train``: run a recipe (its settings overridden by the flags given)."""
     from gantool.train.archs import resolve_arch
-    from gantool.train.recipes import recipe_for, renamed_note, run_recipe, saved_recipe
+    from gantool.train.recipes import recipe_for, renamed_note, run_recipe
     from gantool.train.run_dir import RunDir
 
     if note := renamed_note(recipe):
         typer.echo(note, err=True)
     given = {name: value for name, value in settings.items() if value is not None}
-    # The run folder's lock comes first: a second process is refused before it reads a checkpoint
-    # the running one is replacing, and before it writes anything.
-    with RunDir(out).writer(typer.echo):
-        if resume and recipe is None and arch is None and dataset is None:
-            chosen, earlier = saved_recipe(out)
-            given = {**earlier, **given}
-        else:
-            spec = resolve_arch(arch, dataset) if arch is not None or dataset is not None else None
-            chosen = recipe_for(spec.name if spec else None, recipe)
-        try:
-            run = run_recipe(chosen, out, given, data=data, resume=resume, log=typer.echo, stop_after=stop_after)
-        except KeyboardInterrupt:
-            # Ctrl-C during a checkpoint save waits for the save (see train.checkpoint), so what is there is whole.
-            if RunDir(out).checkpoint.is_file():
-                raise fail(f"interrupted; every completed epoch is saved in {out}; to continue, run the same command "
-                           "again with --resume", 130) from None
-            raise fail("interrupted before the first epoch was saved; nothing to resume, run the same command again",
-                       130) from None
-    planned = chosen.configs(given)[-1].epochs
-    if stop_after is not None and stop_after < planned:
-        typer.echo(f"Stopped after epoch {stop_after} of {planned}; continue with the same command, "
-                   "--resume and without --stop-after")
-        return
-    typer.echo(f"Saved {run.generator} and {run.gif}")
-    typer.echo(f"Next: gantool export --format onnx --model {run.root} --out {run.root / 'generator.onnx'}")
+    chosen = None  # a bare --resume continues with the run's own recipe, read under the run folder's lock
+    if not (resume and recipe is None and arch is None and dataset is None):
+        spec = resolve_arch(arch, dataset) if arch is not None or dataset is not None else None
+        chosen = recipe_for(spec.name if spec else None, recipe)
+    try:
+        run = run_recipe(chosen, out, given, data=data, resume=resume, stop_after=stop_after,
+                         log=lambda line: typer.echo(as_flags(line, FLAG_NAMES, train)))
+    except KeyboardInterrupt:
+        # Ctrl-C during a checkpoint save waits for the save (see train.checkpoint), so what is there is whole.
+        if RunDir(out).checkpoint.is_file():
+            raise fail(f"interrupted; every completed epoch is saved in {out}; to continue, run the same command "
+                       "again with --resume", 130) from None
+        raise fail("interrupted before the first epoch was saved; nothing to resume, run the same command again",
+                   130) from None
+    if stop_after is None:
+        typer.echo(f"Next: gantool export --format onnx --model {run.root} --out {run.root / 'generator.onnx'}")
 
 
 _RUN_OPTIONS = [
@@ -129,7 +135,7 @@ _RUN_OPTIONS = [
 train.__signature__ = inspect.Signature(_RUN_OPTIONS + _setting_options())
 train.__annotations__ = {p.name: p.annotation for p in train.__signature__.parameters.values()}
 train.parameter_aliases = FLAG_NAMES
-app.command("train", help=_train_help())(handle_errors(train))
+app.command("train", cls=PanelCommand, help=_train_help())(handle_errors(train))
 
 
 @app.command("train-classifier")

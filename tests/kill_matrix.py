@@ -8,21 +8,24 @@ checkpoint (the moment its temporary file appears, plus 0-40 ms). After every
 kill the checkpoint must load, and the next start resumes from it (or starts
 afresh when none was written yet). A run that reaches its last epoch is
 compared, array by array, with an uninterrupted run of the same command; the
-next kills go to a new run. It prints one line::
+next kills go to a new run. A kill leaves the run folder's lock file (train.lock)
+naming the killed process: the next start must take it over and say so, never
+be refused. It prints one line::
 
     kills 20, unloadable checkpoints 0, resumed == uninterrupted: True (4 runs)
 
 and exits 1 when a checkpoint did not load, a start did not resume from the last
-complete epoch, or a run's weights differ. A kill that lands after a run wrote its
-last file leaves a finished run: the next start says "already finished", as it
-should. ``tests/test_interrupt.py`` imports this harness and runs a few kills of the
-same kind.
+complete epoch or take over a killed start's lock, or a run's weights differ. A
+kill that lands after a run wrote its last file leaves a finished run: the next
+start says "already finished", as it should. ``tests/test_interrupt.py`` imports
+this harness and runs a few kills of the same kind.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import random
 import re
@@ -42,6 +45,8 @@ RECIPE = ("--recipe", "tutorial", "--batch-size", "32", "--steps-per-epoch", "2"
 # Share of kills aimed at a checkpoint write; the rest come after a random delay.
 DURING_WRITE_SHARE = 0.35
 RESUMED = re.compile(r"Resumed from .* after epoch (\d+)")
+STARTED = re.compile(r"^Training ", re.MULTILINE)  # said once the start holds the lock and has checked its request
+TOOK_OVER = re.compile(r"Took over .*train\.lock from pid (\d+) ")
 # A kill that lands after the run wrote its last file (while the interpreter exits) leaves a
 # finished run; the next start says so and exits 2, which is right, not a failure.
 ALREADY_FINISHED = "already finished"
@@ -86,6 +91,14 @@ def read_checkpoint(run: Path) -> tuple[int | None, bool]:
         return epoch, len(arrays) > 2
     except Exception:  # anything at all: the point is to count them
         return -1, False
+
+
+def lock_holder(run: Path) -> int | None:
+    """The pid the run folder's lock file names (None: no file, or one whose record was never written)."""
+    try:
+        return int(json.loads((run / "train.lock").read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def checkpoint_arrays(run: Path) -> dict[str, np.ndarray]:
@@ -159,6 +172,9 @@ class Interruption:
     resumed_from: int | None
     killed: bool
     returncode: int = 0
+    lock_left_by: int | None = None  # the pid train.lock named before this start
+    took_over_from: int | None = None  # the pid this start said it took the lock over from
+    started: bool = False  # it got past the lock and its checks (said "Training ...")
 
     def describe(self) -> str:
         ending = "killed" if self.killed else "finished"
@@ -176,6 +192,7 @@ def _wait(process: subprocess.Popen, seconds: float) -> None:
 def start_once(run: Path, data: Path, epochs: int, moment: Moment, rng: random.Random, log_file: Path) -> Interruption:
     """Start (or resume) training, interrupt it at ``moment``, and inspect the checkpoint it left."""
     before, _ = read_checkpoint(run)
+    left_by = lock_holder(run)
     with open(log_file, "w") as log:
         process = subprocess.Popen(train_command(run, data, epochs, resume=before is not None), stdout=log,
                                    stderr=subprocess.STDOUT, env=subprocess_env())
@@ -208,12 +225,20 @@ def start_once(run: Path, data: Path, epochs: int, moment: Moment, rng: random.R
     found = RESUMED.search(output)
     returncode = 0 if ALREADY_FINISHED in output and before == epochs else process.returncode
     return Interruption(described, before, after, loadable, int(found.group(1)) if found else None, killed,
-                        returncode)
+                        returncode, **_lock_record(output, left_by))
+
+
+def _lock_record(output: str, left_by: int | None) -> dict:
+    """What a start's output says about the lock it found (see :class:`Interruption`)."""
+    took_over = TOOK_OVER.search(output)
+    return {"lock_left_by": left_by, "took_over_from": int(took_over.group(1)) if took_over else None,
+            "started": bool(STARTED.search(output))}
 
 
 def run_to_end(run: Path, data: Path, epochs: int, log_file: Path) -> Interruption:
     """Let the (resumed) training finish; fail loudly if it does not."""
     before, _ = read_checkpoint(run)
+    left_by = lock_holder(run)
     with open(log_file, "w") as log:
         done = subprocess.run(train_command(run, data, epochs, resume=before is not None), stdout=log,
                               stderr=subprocess.STDOUT, env=subprocess_env(), timeout=600)
@@ -221,11 +246,13 @@ def run_to_end(run: Path, data: Path, epochs: int, log_file: Path) -> Interrupti
         raise RuntimeError(f"training did not finish (exit {done.returncode}):\n{log_file.read_text()[-2000:]}")
     after, loadable = read_checkpoint(run)
     found = RESUMED.search(log_file.read_text())
-    return Interruption("(run to the end)", before, after, loadable, int(found.group(1)) if found else None, False)
+    return Interruption("(run to the end)", before, after, loadable, int(found.group(1)) if found else None, False,
+                        **_lock_record(log_file.read_text(), left_by))
 
 
 def check_interruption(record: Interruption, epochs: int) -> list[str]:
-    """What went wrong with one start, if anything: a checkpoint that does not load, a lost epoch, a bad resume."""
+    """What went wrong with one start, if anything: a checkpoint that does not load, a lost epoch, a bad resume,
+    a killed start's lock not taken over."""
     problems = []
     if not record.killed and record.returncode != 0:
         problems.append(f"training failed by itself (exit {record.returncode})")
@@ -238,6 +265,9 @@ def check_interruption(record: Interruption, epochs: int) -> list[str]:
         problems.append(f"resumed from epoch {record.resumed_from}, the checkpoint held {record.epoch_before}")
     if record.epoch_after is not None and not 0 < record.epoch_after <= epochs:
         problems.append(f"checkpoint epoch {record.epoch_after} out of range")
+    # The lock of a killed start is taken over, and said so, by the next start that gets going.
+    if record.lock_left_by is not None and record.started and record.took_over_from != record.lock_left_by:
+        problems.append(f"did not say it took over the lock of pid {record.lock_left_by}")
     return problems
 
 

@@ -19,30 +19,25 @@ from pathlib import Path
 
 import pytest
 
-import gantool.train.run_lock as lock_module
 from gantool.errors import GantoolError, RunLockedError
-from gantool.train.run_lock import LOCK_NAME, Holder, process_start, run_lock
+from gantool.train.run_lock import LOCK_NAME, run_lock
 
 from .conftest import FIXTURE_NPZ
 
-# Takes the lock of argv[1] (without flock when argv[2] is "no-flock"), says "held", and holds it until stdin closes.
+# Takes the lock of argv[1], says "held", and holds it until stdin closes.
 HOLD = """
-import errno, sys
-import gantool.train.run_lock as lock_module
-if sys.argv[2] == "no-flock":
-    def no_flock(fd, operation):
-        raise OSError(errno.ENOLCK, "No locks available")
-    lock_module.flock = no_flock
-with lock_module.run_lock(sys.argv[1]):
+import sys
+from gantool.train.run_lock import run_lock
+with run_lock(sys.argv[1]):
     print("held", flush=True)
     sys.stdin.readline()
 """
 
 
 @contextlib.contextmanager
-def holding(root: Path, mode: str = "flock"):
+def holding(root: Path):
     """A subprocess holding the lock of ``root`` inside the block (released when the block ends, unless killed)."""
-    process = subprocess.Popen([sys.executable, "-c", HOLD, str(root), mode], stdin=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, "-c", HOLD, str(root)], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout.readline().strip() == "held"
@@ -61,8 +56,8 @@ def sigkill(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
-def no_flock(fd, operation):
-    raise OSError(errno.ENOLCK, "No locks available")
+def record(root: Path) -> dict:
+    return json.loads((root / LOCK_NAME).read_text())
 
 
 def snapshot(folder: Path) -> dict[str, bytes | None]:
@@ -84,17 +79,19 @@ def gantool(*args) -> subprocess.CompletedProcess:
 
 
 def test_a_second_train_is_refused_in_one_line_naming_the_holder_and_writes_nothing(tmp_path):
+    """Refused before it reads anything (the checkpoint here is not even one), and nothing in the folder changes."""
     run = fake_run(tmp_path / "run")
     with holding(run) as holder:
-        record = json.loads((run / LOCK_NAME).read_text())
-        assert record["pid"] == holder.pid and record["start"] == process_start(holder.pid)
+        held = record(run)
+        assert held["pid"] == holder.pid and held["command"].startswith("python -c")
         before = snapshot(run)
         for extra in (["--resume"], ["--data", FIXTURE_NPZ, "--recipe", "tutorial", "--epochs", "1"]):
             result = gantool("train", "--out", run, *extra)
             lines = result.stderr.splitlines()
             assert result.returncode == 2 and len(lines) == 1 and not result.stdout, (result.stdout, result.stderr)
             assert lines[0].startswith(f"error: {run} is being written by another training process (pid {holder.pid} ")
-            assert f"started {record['started']}" in lines[0] and lines[0].endswith("or choose another --out")
+            assert f"started {held['started']}, running 'python -c" in lines[0]
+            assert lines[0].endswith("or choose another --out")
             assert snapshot(run) == before
     # Released: the lock file is gone, the run's files are as they were.
     assert snapshot(run) == {k: v for k, v in before.items() if k != LOCK_NAME}
@@ -106,83 +103,68 @@ def test_the_lock_of_a_sigkilled_process_is_taken_over_without_a_prompt(tmp_path
         with pytest.raises(RunLockedError, match=f"pid {holder.pid} "), run_lock(run):
             pass
         sigkill(holder)
-    assert json.loads((run / LOCK_NAME).read_text())["pid"] == holder.pid  # SIGKILL left the file, not the flock
+    held = record(run)
+    assert held["pid"] == holder.pid  # SIGKILL left the file; the kernel dropped the flock
     said = []
     with run_lock(run, log=said.append):
-        assert json.loads((run / LOCK_NAME).read_text())["pid"] == os.getpid()
-    assert len(said) == 1 and f"from pid {holder.pid} " in said[0] and "no longer running" in said[0]
+        assert record(run)["pid"] == os.getpid()
+    assert said == [f"Took over {run / LOCK_NAME} from pid {holder.pid} (started {held['started']}), "
+                    "which is no longer running"]
     assert not (run / LOCK_NAME).exists()
 
 
-def test_without_flock_a_live_holder_refuses_and_a_sigkilled_ones_record_is_stale(tmp_path, monkeypatch):
-    """Where flock fails (some network filesystems), the pid and start moment in the record are the lock."""
-    monkeypatch.setattr(lock_module, "flock", no_flock)
-    run = tmp_path / "run"
-    with holding(run, "no-flock") as holder:
-        with pytest.raises(RunLockedError, match=f"pid {holder.pid} ") as refused, run_lock(run):
-            pass
-        assert "delete" not in str(refused.value)  # same host, start known: the holder is certainly running
-        sigkill(holder)
-    said = []
-    with run_lock(run, log=said.append):
-        assert Holder.parse((run / LOCK_NAME).read_bytes()).pid == os.getpid()
-    assert len(said) == 1 and f"from pid {holder.pid} " in said[0]
-    assert not (run / LOCK_NAME).exists()
-
-
-@pytest.mark.parametrize("flock", ["flock", "no-flock"])
-def test_a_record_whose_pid_was_recycled_is_stale(tmp_path, monkeypatch, flock):
-    """A record naming a live pid with another start moment: that pid now belongs to another process."""
-    if flock == "no-flock":
-        monkeypatch.setattr(lock_module, "flock", no_flock)
-    live = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
-    try:
-        me = Holder.this_process()
-        start = process_start(live.pid)
-        assert start is not None and Holder(live.pid, start, "then", me.host, "gantool train").is_running()
-        recycled = Holder(live.pid, str(int(start) - 100), "earlier", me.host, "gantool train --out run")
-        assert not recycled.is_running()
-        run = tmp_path / "run"
-        run.mkdir()
-        (run / LOCK_NAME).write_bytes(recycled.to_bytes())
-        said = []
-        with run_lock(run, log=said.append):
-            assert Holder.parse((run / LOCK_NAME).read_bytes()) == Holder.parse(me.to_bytes())
-        assert said == [f"Took over {run / LOCK_NAME} from pid {live.pid} (started earlier), which is no longer running"]
-        # The same pid with its own start moment is the holder: refused (without flock, the record is all there is).
-        if flock == "no-flock":
-            (run / LOCK_NAME).write_bytes(Holder(live.pid, start, "then", me.host, "gantool train").to_bytes())
-            with pytest.raises(RunLockedError, match=f"pid {live.pid} on {me.host}, started then"), run_lock(run):
-                pass
-    finally:
-        live.stdin.close()
-        live.wait(timeout=30)
-
-
-def test_a_record_from_another_host_without_flock_is_kept_and_says_what_to_delete(tmp_path, monkeypatch):
-    monkeypatch.setattr(lock_module, "flock", no_flock)
+def test_a_lock_file_removed_by_its_releasing_holder_between_open_and_flock_is_opened_again(tmp_path, monkeypatch):
+    """A holder removes the file just before it releases the flock; a process that opened the file before the
+    removal gets that flock on a file nobody else can find, and must lock the file at the path instead."""
     run = tmp_path / "run"
     run.mkdir()
-    (run / LOCK_NAME).write_bytes(Holder(1, "5", "then", "elsewhere", "gantool train").to_bytes())
-    with pytest.raises(RunLockedError, match=f"pid 1 on elsewhere.*delete {run / LOCK_NAME}$"), run_lock(run):
-        pass
-    assert (run / LOCK_NAME).is_file()
+    real_open, opens = os.open, []
+
+    def open_then_release(path, flags, mode=0o777):
+        fd = real_open(path, flags, mode)
+        if Path(path).name == LOCK_NAME:
+            opens.append(path)
+            if len(opens) == 1:
+                os.unlink(path)  # what the holder's release does just after our open
+        return fd
+
+    monkeypatch.setattr(os, "open", open_then_release)
+    with run_lock(run):
+        monkeypatch.undo()
+        assert len(opens) == 2 and record(run)["pid"] == os.getpid()
+        with pytest.raises(RunLockedError, match=f"pid {os.getpid()} "), run_lock(run):
+            pass  # the file at the path is the one locked
+    assert not (run / LOCK_NAME).exists()
 
 
-def test_the_lock_spans_every_phase_is_reentrant_and_a_failed_start_leaves_no_folder(tmp_path, monkeypatch):
-    """run_recipe holds one lock across its phases (train() inside re-enters it); a refused start creates nothing."""
+def test_a_filesystem_without_flock_is_one_line_and_leaves_no_folder(tmp_path, monkeypatch):
+    import fcntl
+
+    def no_flock(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    with pytest.raises(GantoolError, match="cannot lock .*train.lock \\(No locks available\\); choose an `out` on a local"):
+        with run_lock(tmp_path / "new" / "run"):
+            pass
+    assert not (tmp_path / "new").exists()
+
+
+def test_the_lock_is_taken_once_for_every_phase_and_a_failed_start_leaves_no_folder(tmp_path, monkeypatch):
+    """run_recipe holds one lock across its phases, so the lock is not free even to its own process in between;
+    a start that fails under the lock leaves the folders it created removed."""
     from gantool.train import trainer
     from gantool.train.recipes import Phase, Recipe, run_recipe
-    from gantool.train.run_dir import RunDir
 
     run = tmp_path / "new" / "run"
     seen = []
 
     def fake_train(config, out, **kwargs):
-        with RunDir(Path(out)).writer():  # what the real train() does first: re-entered, not taken again
-            lock = Path(out) / LOCK_NAME
-            seen.append((config.epochs, lock.stat().st_ino, Holder.parse(lock.read_bytes()).pid))
-        return RunDir(Path(out))
+        lock = Path(out) / LOCK_NAME
+        seen.append((config.epochs, lock.stat().st_ino, record(Path(out))["pid"]))
+        with pytest.raises(RunLockedError, match=f"pid {os.getpid()} "), run_lock(out):
+            pass
+        return trainer.RunDir(Path(out))
 
     monkeypatch.setattr(trainer, "train", fake_train)
     two_phases = Recipe("two", 1, "dcgan", "test", {"batch_size": 32}, (Phase(1), Phase(2)))
@@ -207,8 +189,9 @@ def test_real_runs_a_resume_during_training_is_refused_and_a_sigkilled_run_resum
                                  stdout=log, stderr=subprocess.STDOUT, env=km.subprocess_env())
         deadline = time.monotonic() + 60
         while first.poll() is None and time.monotonic() < deadline:
-            if (run / LOCK_NAME).is_file() and getattr(Holder.parse((run / LOCK_NAME).read_bytes()), "pid", 0) == first.pid:
-                break
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                if record(run)["pid"] == first.pid:
+                    break
             time.sleep(0.01)
         second = subprocess.run(km.train_command(run, FIXTURE_NPZ, 4, resume=True), capture_output=True, text=True,
                                 env=km.subprocess_env(), timeout=120)
@@ -216,7 +199,8 @@ def test_real_runs_a_resume_during_training_is_refused_and_a_sigkilled_run_resum
         assert second.returncode == 2 and second.stderr.count("\n") == 1, second.stderr
         assert f"(pid {first.pid} " in second.stderr
         assert first.wait(timeout=300) == 0, first_log.read_text()
-    assert "Stopped after epoch 2 of 4" in first_log.read_text() and km.read_checkpoint(run) == (2, True)
+    assert "Stopped after epoch 2 of 4; continue with the same command, --resume and without --stop-after" in \
+        first_log.read_text() and km.read_checkpoint(run) == (2, True)
     assert not (run / LOCK_NAME).exists()
 
     with open(killed_log, "w") as log:
@@ -225,7 +209,7 @@ def test_real_runs_a_resume_during_training_is_refused_and_a_sigkilled_run_resum
         assert km.wait_for_line(killed, killed_log, re.compile(r"Epoch 3/4")), killed_log.read_text()
         sigkill(killed)
     epoch, loadable = km.read_checkpoint(run)
-    assert loadable and epoch in (2, 3) and Holder.parse((run / LOCK_NAME).read_bytes()).pid == killed.pid
+    assert loadable and epoch in (2, 3) and record(run)["pid"] == killed.pid
     resumed = subprocess.run(km.train_command(run, FIXTURE_NPZ, 4, resume=True), capture_output=True, text=True,
                              env=km.subprocess_env(), timeout=300)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr

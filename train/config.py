@@ -24,194 +24,120 @@ class Initializer(str, enum.Enum):
     normal = "normal"
 
 
+class Group(str, enum.Enum):
+    """Where a :class:`TrainConfig` field belongs; ``gantool train --help`` lists each group apart."""
+
+    training = "training"  # the product's settings: what a person training a generator tunes
+    research = "research"  # knobs only recipes set (the class task, the digit code, top-k): the lab's, not the product's
+    record = "record"  # where a config came from (its arch, recipe and overrides): no setting overrides them
+
+
+def setting(help: str, group: Group = Group.training, **field_options: Any) -> Any:
+    """A :class:`TrainConfig` field that describes itself: ``help`` is its ``gantool train`` flag's text.
+
+    ``field_options`` go to :func:`dataclasses.field` (``default`` or ``default_factory``).
+    """
+    return dataclasses.field(metadata={"help": help, "group": group}, **field_options)
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Everything that determines a training run's result.
 
-    Args:
-        epochs: total epochs (a resumed run continues up to this number).
-        batch_size: images per step; the last ragged batch of an epoch is dropped.
-        seed: seeds weight init, data order (per epoch), noise and dropout.
-        lr: Adam learning rate of both networks (tutorial: 1e-4).
-        beta1: Adam beta_1 (tutorial: 0.9; DCGAN paper: 0.5).
-        d_lr: discriminator learning rate, when it should differ from ``lr``.
-        label_smoothing: one-sided smoothing; real targets become ``1 - label_smoothing``.
-        latent_dim: length of the latent vector.
-        initializer: weight initialisation of conv and dense kernels.
-        mixed_precision: mixed_float16 on GPU, mixed_bfloat16 on CPU.
-        shared_fakes: one batch of fakes feeds both updates of a step (the TensorFlow tutorial's
-            step: one generator pass and one critic pass on fakes instead of two); needs ``d_steps`` 1.
-        steps_per_epoch: cap on steps per epoch (for smoke tests); None for full epochs.
-        grid_seed: seed of the fixed latents drawn in every epoch's sample grid.
-        keep_epochs: also keep each epoch's generator (for choosing the best one later).
-        eval_every: judge the generator with the shipped classifier every N epochs (0: never)
-            and keep the generator with the lowest classifier-FID as ``best.keras``.
-        eval_count: digits generated for each of those evaluations.
-        ema_decay: keep an exponential moving average of the generator's weights with this
-            decay (e.g. 0.999) and save/export it instead of the last step's weights; 0: off.
-        d_steps: discriminator updates per generator update.
-        aux_weight: weight of an auxiliary digit-class task (CatGAN-style, Springenberg 2016) for an
-            unconditional MNIST GAN: the discriminator gets a 10-way head trained on the real
-            digits' labels, and the generator is rewarded for samples that head classifies
-            confidently (low per-sample entropy) while using every class evenly (high entropy of
-            the batch's mean prediction). The generator itself is unchanged; 0: off.
-        aux_fake_weight: weight of CatGAN's discriminator-side class term: the class head is also
-            trained to be uncertain (high entropy) on generated digits, so the generator earns a
-            confident class only with digits the head cannot tell from real ones. Without it the
-            generator learns to please the head with digits an independent classifier finds
-            ambiguous. Needs aux_weight > 0; 0: off.
-        aux_balance: how the class task keeps every class in use. ``"batch"`` (CatGAN's): the
-            entropy of each batch's mean prediction, which also rewards a digit halfway between
-            two classes whenever a batch of 64 happens to lack one of them. ``"running"``: the
-            batch's mean prediction scored against a running average of earlier batches' (decay
-            0.99, restarting from uniform at each start or resume): under-produced classes are
-            rewarded, and a blend earns no more than a clear digit of the rarer class.
-        aux_sharpen: how the generator's class reward measures a sample's certainty.
-            ``"entropy"`` (CatGAN's): the entropy of the head's prediction, whose gradient
-            vanishes on an even blend of two digits (a saddle point: neither class is preferred).
-            ``"max"``: minus the log-probability of the most likely class (a pseudo-label's
-            cross-entropy), which pushes a blend towards whichever class leads. ``"code"``: the
-            cross-entropy to the class the latent itself names, the argmax of its first 10
-            components (uniform over the digits by construction, like the conditional GAN's
-            labels): each latent gets one definite digit to draw, so certainty and balance are
-            asked of every sample rather than found by the generator.
-        code_gain: the generator's first-layer weights on the latent's first 10 components (the
-            code ``aux_sharpen="code"`` reads the digit from) are multiplied by this at
-            initialization. In dcgan that layer is followed by BatchNorm, so only the code's share of each
-            unit's input variance counts: a tenth at 1, half at 3, 74% at 5. Two latents either
-            side of a boundary between digits must draw different digits, and training grows
-            the code's share on its own only slowly, so a steeper start draws fewer blends sooner
-            (docs/recipes.md). 1: the initializer's own weights.
-        code_onehot: the generator reads the latent's first 10 components as the one-hot of the
-            digit they name (their argmax, uniform over the digits) instead of as 10 numbers:
-            InfoGAN's categorical code, drawn from the Gaussian latent inside the generator, so
-            the exported model still takes only ``z``. No latent lies near a boundary between
-            two digits, so none is drawn as a blend of them (docs/recipes.md).
-        code_critic: the discriminator also sees a digit label: the digit each fake's latent names
-            (the argmax of its first 10 components), a real digit's own label. It is the conditional
-            DCGAN's critic (a label plane and a projection term), so the unconditional generator
-            plays the conditional GAN's game and gets no class reward (``aux_weight`` 0).
-        top_k: fraction of each batch of generated digits whose adversarial loss trains the
-            generator: the ones the discriminator rates most real (Sinha et al. 2020, "Top-k
-            Training of GANs"). Late in training the worst-rated fakes' gradients point the
-            generator away from what it already draws well. 1: every fake (the tutorial's).
-        lr_decay_start: from this epoch on, both learning rates fall linearly, epoch by epoch,
-            to reach 0 after the last epoch (0: constant rates). Annealing lets the generator
-            settle instead of orbiting the equilibrium.
-        arch: the architecture (:data:`gantool.train.archs.ARCHS`).
-        recipe, recipe_version: the named recipe (:mod:`gantool.train.recipes`) this config
-            is a phase of, for the record ("" when built by hand).
-        overrides: the settings given on top of that recipe, for the record.
+    Every field documents itself: its metadata holds its ``help`` (the text of its
+    ``gantool train`` flag) and its :class:`Group`.
     """
 
-    epochs: int = 20
-    batch_size: int = 256
-    seed: int = 0
-    lr: float = 1e-4
-    beta1: float = 0.9
-    d_lr: float | None = None
-    label_smoothing: float = 0.0
-    latent_dim: int = 100
-    initializer: Initializer = Initializer.glorot
-    mixed_precision: bool = False
-    shared_fakes: bool = False
-    steps_per_epoch: int | None = None
-    grid_seed: int = 0
-    keep_epochs: bool = False
-    eval_every: int = 0
-    eval_count: int = 5000
-    ema_decay: float = 0.0
-    d_steps: int = 1
-    lr_decay_start: int = 0
-    aux_weight: float = 0.0
-    aux_fake_weight: float = 0.0
-    aux_balance: str = "batch"
-    aux_sharpen: str = "entropy"
-    code_gain: float = 1.0
-    code_onehot: bool = False
-    code_critic: bool = False
-    top_k: float = 1.0
-    arch: str = "dcgan"
-    recipe: str = ""
-    recipe_version: int = 0
-    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+    epochs: int = setting("Total epochs (a resumed run continues up to this number).", default=20)
+    batch_size: int = setting("Images per step; the last ragged batch of an epoch is dropped.", default=256)
+    seed: int = setting("Seeds weight init, data order (per epoch), noise and dropout.", default=0)
+    lr: float = setting("Adam learning rate of both networks (tutorial: 1e-4).", default=1e-4)
+    beta1: float = setting("Adam beta_1 (tutorial: 0.9; DCGAN paper: 0.5).", default=0.9)
+    d_lr: float | None = setting("Discriminator learning rate, when it should differ from lr.", default=None)
+    label_smoothing: float = setting(
+        "One-sided smoothing; real targets become 1 - label_smoothing.", default=0.0)
+    latent_dim: int = setting("Length of the latent vector.", default=100)
+    initializer: Initializer = setting("Weight initialisation of conv and dense kernels.", default=Initializer.glorot)
+    mixed_precision: bool = setting("Mixed precision: mixed_float16 on GPU, mixed_bfloat16 on CPU.", default=False)
+    shared_fakes: bool = setting(
+        "One batch of fakes feeds both updates of a step (the TensorFlow tutorial's step: one generator pass and "
+        "one critic pass on fakes instead of two); needs d_steps 1.", default=False)
+    steps_per_epoch: int | None = setting("Cap on steps per epoch (for smoke tests); None for full epochs.",
+                                          default=None)
+    grid_seed: int = setting("Seed of the fixed latents drawn in every epoch's sample grid.", default=0)
+    keep_epochs: bool = setting("Also keep each epoch's generator (for choosing the best one later).", default=False)
+    eval_every: int = setting(
+        "Judge the generator with the shipped classifier every N epochs (0: never) and keep the generator with "
+        "the lowest classifier-FID as best.keras.", default=0)
+    eval_count: int = setting("Digits generated for each of those evaluations.", default=5000)
+    ema_decay: float = setting(
+        "Keep an exponential moving average of the generator's weights with this decay (e.g. 0.999) and "
+        "save/export it instead of the last step's weights; 0: off.", default=0.0)
+    d_steps: int = setting("Discriminator updates per generator update.", default=1)
+    lr_decay_start: int = setting(
+        "From this epoch on, both learning rates fall linearly, epoch by epoch, to reach 0 after the last epoch "
+        "(0: constant rates). Annealing lets the generator settle instead of orbiting the equilibrium.", default=0)
+    aux_weight: float = setting(
+        "Weight of an auxiliary digit-class task (CatGAN-style, Springenberg 2016) for an unconditional MNIST "
+        "GAN: the discriminator gets a 10-way head trained on the real digits' labels, and the generator is "
+        "rewarded for samples that head classifies confidently (low per-sample entropy) while using every class "
+        "evenly (high entropy of the batch's mean prediction). The generator itself is unchanged; 0: off.",
+        Group.research, default=0.0)
+    aux_fake_weight: float = setting(
+        "Weight of CatGAN's discriminator-side class term: the class head is also trained to be uncertain (high "
+        "entropy) on generated digits, so the generator earns a confident class only with digits the head cannot "
+        "tell from real ones. Without it the generator learns to please the head with digits an independent "
+        "classifier finds ambiguous. Needs aux_weight > 0; 0: off.", Group.research, default=0.0)
+    aux_balance: str = setting(
+        'How the class task keeps every class in use. "batch" (CatGAN\'s): the entropy of each batch\'s mean '
+        "prediction, which also rewards a digit halfway between two classes whenever a batch of 64 happens to "
+        'lack one of them. "running": the batch\'s mean prediction scored against a running average of earlier '
+        "batches' (decay 0.99, restarting from uniform at each start or resume): under-produced classes are "
+        "rewarded, and a blend earns no more than a clear digit of the rarer class.",
+        Group.research, default="batch")
+    aux_sharpen: str = setting(
+        'How the generator\'s class reward measures a sample\'s certainty. "entropy" (CatGAN\'s): the entropy of '
+        "the head's prediction, whose gradient vanishes on an even blend of two digits (a saddle point: neither "
+        'class is preferred). "max": minus the log-probability of the most likely class (a pseudo-label\'s '
+        'cross-entropy), which pushes a blend towards whichever class leads. "code": the cross-entropy to the '
+        "class the latent itself names, the argmax of its first 10 components (uniform over the digits by "
+        "construction, like the conditional GAN's labels): each latent gets one definite digit to draw, so "
+        "certainty and balance are asked of every sample rather than found by the generator.",
+        Group.research, default="entropy")
+    code_gain: float = setting(
+        "The generator's first-layer weights on the latent's first 10 components (the code "
+        'aux_sharpen="code" reads the digit from) are multiplied by this at initialization. In dcgan that layer '
+        "is followed by BatchNorm, so only the code's share of each unit's input variance counts: a tenth at 1, "
+        "half at 3, 74% at 5. Two latents either side of a boundary between digits must draw different digits, "
+        "and training grows the code's share on its own only slowly, so a steeper start draws fewer blends "
+        "sooner (docs/recipes.md). 1: the initializer's own weights.", Group.research, default=1.0)
+    code_onehot: bool = setting(
+        "The generator reads the latent's first 10 components as the one-hot of the digit they name (their "
+        "argmax, uniform over the digits) instead of as 10 numbers: InfoGAN's categorical code, drawn from the "
+        "Gaussian latent inside the generator, so the exported model still takes only z. No latent lies near a "
+        "boundary between two digits, so none is drawn as a blend of them (docs/recipes.md).",
+        Group.research, default=False)
+    code_critic: bool = setting(
+        "The discriminator also sees a digit label: the digit each fake's latent names (the argmax of its first "
+        "10 components), a real digit's own label. It is the conditional DCGAN's critic (a label plane and a "
+        "projection term), so the unconditional generator plays the conditional GAN's game and gets no class "
+        "reward (aux_weight 0).", Group.research, default=False)
+    top_k: float = setting(
+        "Fraction of each batch of generated digits whose adversarial loss trains the generator: the ones the "
+        'discriminator rates most real (Sinha et al. 2020, "Top-k Training of GANs"). Late in training the '
+        "worst-rated fakes' gradients point the generator away from what it already draws well. 1: every fake "
+        "(the tutorial's).", Group.research, default=1.0)
+    arch: str = setting("The architecture (gantool.train.archs.ARCHS).", Group.record, default="dcgan")
+    recipe: str = setting('The named recipe (gantool.train.recipes) this config is a phase of ("" when built by '
+                          "hand).", Group.record, default="")
+    recipe_version: int = setting("That recipe's version.", Group.record, default=0)
+    overrides: dict[str, Any] = setting("The settings given on top of that recipe, for the record.", Group.record,
+                                        default_factory=dict)
 
     def __post_init__(self) -> None:
-        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "latent_dim": self.latent_dim,
-                    "d_steps": self.d_steps}
-        for name, value in positive.items():
-            if not isinstance(value, int) or value <= 0:
-                raise GantoolError(f"`{name}` must be a positive integer, got {value}")
-        if self.shared_fakes and self.d_steps != 1:
-            raise GantoolError(f"`shared_fakes` feeds one critic update per step; `d_steps` {self.d_steps} needs it off")
-        if self.eval_every < 0 or self.eval_count < 100:
-            raise GantoolError("`eval_every` must be >= 0 and `eval_count` >= 100")
-        from gantool.judge.evaluate import MAX_COUNT as MAX_EVAL_COUNT  # numpy: only when a config is made
-
-        if self.eval_count > MAX_EVAL_COUNT:  # every evaluation holds all its samples in memory
-            raise GantoolError(f"`eval_count` {self.eval_count} is above the limit of {MAX_EVAL_COUNT} "
-                               "(gantool eval's); use fewer")
-        if not isinstance(self.lr_decay_start, int) or not 0 <= self.lr_decay_start < self.epochs:
-            raise GantoolError(f"`lr_decay_start` must be an epoch in [0, `epochs`={self.epochs}), got {self.lr_decay_start}")
-        if self.steps_per_epoch is not None and self.steps_per_epoch <= 0:
-            raise GantoolError(f"`steps_per_epoch` must be a positive integer, got {self.steps_per_epoch}")
-        if not 0 < self.lr < 1 or (self.d_lr is not None and not 0 < self.d_lr < 1):
-            raise GantoolError("learning rates (`lr`, `d_lr`) must be between 0 and 1 (e.g. 2e-4)")
-        if not 0 <= self.beta1 < 1:
-            raise GantoolError(f"`beta1` must be in [0, 1), got {self.beta1}")
-        if not 0 <= self.ema_decay < 1:
-            raise GantoolError(f"`ema_decay` must be in [0, 1) (e.g. 0.999), got {self.ema_decay}")
-        if not 0 <= self.label_smoothing < 0.5:
-            raise GantoolError(f"`label_smoothing` must be in [0, 0.5), got {self.label_smoothing}")
-        from gantool.train.archs import arch_spec
-
-        spec = arch_spec(self.arch)
-        if not 0 <= self.aux_weight <= 10:
-            raise GantoolError(f"`aux_weight` must be in [0, 10], got {self.aux_weight}")
-        if not 0 <= self.aux_fake_weight <= 10:
-            raise GantoolError(f"`aux_fake_weight` must be in [0, 10], got {self.aux_fake_weight}")
-        if not 0 < self.top_k <= 1:
-            raise GantoolError(f"`top_k` must be a fraction in (0, 1], got {self.top_k}")
-        for name, choices in AUX_CHOICES.items():
-            value, flag = getattr(self, name), f"`{name}`"
-            if value not in choices:
-                raise GantoolError(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
-            if value != choices[0] and not self.aux_weight:
-                raise GantoolError(f"{flag} needs `aux_weight` > 0 (it is part of the class task)")
-        if not 0 < self.code_gain <= 10:
-            raise GantoolError(f"`code_gain` must be in (0, 10], got {self.code_gain}")
-        reads = (("aux_sharpen", self.aux_sharpen == "code"), ("code_gain", self.code_gain != 1),
-                 ("code_onehot", self.code_onehot), ("code_critic", self.code_critic))
-        for name, reads_code in reads:
-            if reads_code and self.latent_dim < CODE_SIZE:
-                raise GantoolError(f"`{name}` reads the digit from the latent's first {CODE_SIZE} components; "
-                                   f"`latent_dim` {self.latent_dim} is too short")
-        if self.aux_fake_weight and not self.aux_weight:
-            raise GantoolError("`aux_fake_weight` needs `aux_weight` > 0 (it trains the discriminator's class head)")
-        for name, used in (("aux_weight", self.aux_weight), *reads[1:]):
-            if used and (spec.dataset != "mnist" or spec.num_classes):
-                raise GantoolError(f"`{name}` needs an unconditional MNIST arch (dcgan, mlp), not {self.arch}")
-        if self.code_critic and self.aux_weight:
-            raise GantoolError("`code_critic` plays the conditional GAN's game, which has no class head; "
-                               "set `aux_weight` 0 (and `aux_fake_weight` 0)")
+        for check in CHECKS:
+            check(self)
         object.__setattr__(self, "initializer", Initializer(self.initializer))
-
-    @classmethod
-    def settings_help(cls) -> dict[str, str]:
-        """``{field: description}`` read from this class's docstring (one home for what each setting means)."""
-        import inspect
-        import re
-
-        entries: dict[str, str] = {}
-        name = None
-        for line in inspect.getdoc(cls).split("Args:", 1)[1].splitlines():
-            match = re.match(r"^    (\w+): (.*)$", line)
-            if match:
-                name, text = match.groups()
-                entries[name] = text
-            elif name and line.startswith("        "):
-                entries[name] += " " + line.strip()
-        return entries
 
     @property
     def spec(self):
@@ -300,3 +226,106 @@ class TrainConfig:
                     f"but the checkpoint was trained with {getattr(saved, field.name)!r}; resume with "
                     f"`{field.name}` {getattr(saved, field.name)!r}, or start a new run"
                 )
+
+
+# -- the rules a TrainConfig obeys, in the order they are checked; each names its parameters in backticks --
+
+def _counts_positive(config: TrainConfig) -> None:
+    for name in ("epochs", "batch_size", "latent_dim", "d_steps"):
+        value = getattr(config, name)
+        if not isinstance(value, int) or value <= 0:
+            raise GantoolError(f"`{name}` must be a positive integer, got {value}")
+
+
+def _shared_fakes_one_critic_update(config: TrainConfig) -> None:
+    if config.shared_fakes and config.d_steps != 1:
+        raise GantoolError(f"`shared_fakes` feeds one critic update per step; `d_steps` {config.d_steps} needs it off")
+
+
+def _evaluation_in_range(config: TrainConfig) -> None:
+    if config.eval_every < 0 or config.eval_count < 100:
+        raise GantoolError("`eval_every` must be >= 0 and `eval_count` >= 100")
+    from gantool.judge.evaluate import MAX_COUNT  # numpy: only when a config is made
+
+    if config.eval_count > MAX_COUNT:  # every evaluation holds all its samples in memory
+        raise GantoolError(f"`eval_count` {config.eval_count} is above the limit of {MAX_COUNT} (gantool eval's); use fewer")
+
+
+def _schedule_in_range(config: TrainConfig) -> None:
+    if not isinstance(config.lr_decay_start, int) or not 0 <= config.lr_decay_start < config.epochs:
+        raise GantoolError(f"`lr_decay_start` must be an epoch in [0, `epochs`={config.epochs}), "
+                           f"got {config.lr_decay_start}")
+    if config.steps_per_epoch is not None and config.steps_per_epoch <= 0:
+        raise GantoolError(f"`steps_per_epoch` must be a positive integer, got {config.steps_per_epoch}")
+
+
+def _optimizer_in_range(config: TrainConfig) -> None:
+    if not 0 < config.lr < 1 or (config.d_lr is not None and not 0 < config.d_lr < 1):
+        raise GantoolError("learning rates (`lr`, `d_lr`) must be between 0 and 1 (e.g. 2e-4)")
+    if not 0 <= config.beta1 < 1:
+        raise GantoolError(f"`beta1` must be in [0, 1), got {config.beta1}")
+    if not 0 <= config.ema_decay < 1:
+        raise GantoolError(f"`ema_decay` must be in [0, 1) (e.g. 0.999), got {config.ema_decay}")
+    if not 0 <= config.label_smoothing < 0.5:
+        raise GantoolError(f"`label_smoothing` must be in [0, 0.5), got {config.label_smoothing}")
+
+
+def _arch_known(config: TrainConfig) -> None:
+    from gantool.train.archs import arch_spec
+
+    arch_spec(config.arch)  # raises for an unknown `arch`, naming the known ones
+
+
+def _weights_in_range(config: TrainConfig) -> None:
+    for name in ("aux_weight", "aux_fake_weight"):
+        if not 0 <= getattr(config, name) <= 10:
+            raise GantoolError(f"`{name}` must be in [0, 10], got {getattr(config, name)}")
+    if not 0 < config.top_k <= 1:
+        raise GantoolError(f"`top_k` must be a fraction in (0, 1], got {config.top_k}")
+
+
+def _class_task_choices(config: TrainConfig) -> None:
+    for name, choices in AUX_CHOICES.items():
+        value = getattr(config, name)
+        if value not in choices:
+            raise GantoolError(f"`{name}` must be one of {', '.join(choices)}, got {value!r}")
+        if value != choices[0] and not config.aux_weight:
+            raise GantoolError(f"`{name}` needs `aux_weight` > 0 (it is part of the class task)")
+
+
+def _code_readers(config: TrainConfig) -> tuple[tuple[str, bool], ...]:
+    """Each setting that reads the digit from the latent's code, and whether this config turns it on."""
+    return (("aux_sharpen", config.aux_sharpen == "code"), ("code_gain", config.code_gain != 1),
+            ("code_onehot", config.code_onehot), ("code_critic", config.code_critic))
+
+
+def _code_fits_the_latent(config: TrainConfig) -> None:
+    if not 0 < config.code_gain <= 10:
+        raise GantoolError(f"`code_gain` must be in (0, 10], got {config.code_gain}")
+    for name, reads_code in _code_readers(config):
+        if reads_code and config.latent_dim < CODE_SIZE:
+            raise GantoolError(f"`{name}` reads the digit from the latent's first {CODE_SIZE} components; "
+                               f"`latent_dim` {config.latent_dim} is too short")
+
+
+def _fake_class_term_needs_the_task(config: TrainConfig) -> None:
+    if config.aux_fake_weight and not config.aux_weight:
+        raise GantoolError("`aux_fake_weight` needs `aux_weight` > 0 (it trains the discriminator's class head)")
+
+
+def _digit_knobs_need_unconditional_mnist(config: TrainConfig) -> None:
+    spec = config.spec
+    for name, used in (("aux_weight", config.aux_weight), *_code_readers(config)[1:]):
+        if used and (spec.dataset != "mnist" or spec.num_classes):
+            raise GantoolError(f"`{name}` needs an unconditional MNIST arch (dcgan, mlp), not {config.arch}")
+
+
+def _code_critic_has_no_class_head(config: TrainConfig) -> None:
+    if config.code_critic and config.aux_weight:
+        raise GantoolError("`code_critic` plays the conditional GAN's game, which has no class head; "
+                           "set `aux_weight` 0 (and `aux_fake_weight` 0)")
+
+
+CHECKS = (_counts_positive, _shared_fakes_one_critic_update, _evaluation_in_range, _schedule_in_range,
+          _optimizer_in_range, _arch_known, _weights_in_range, _class_task_choices, _code_fits_the_latent,
+          _fake_class_term_needs_the_task, _digit_knobs_need_unconditional_mnist, _code_critic_has_no_class_head)

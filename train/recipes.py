@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gantool.errors import GantoolError
-from gantool.train.config import TrainConfig
+from gantool.train.config import Group, TrainConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,14 +142,14 @@ def decay_epoch(start: int, end: int, fraction: float) -> int:
 
 
 # TrainConfig fields a recipe sets or a flag may override; the rest belong to the run.
-OVERRIDABLE = {f.name for f in dataclasses.fields(TrainConfig)} - {"arch", "recipe", "recipe_version", "overrides"}
+OVERRIDABLE = {f.name for f in dataclasses.fields(TrainConfig) if f.metadata["group"] is not Group.record}
 
 # What the tutorial GANs of the other archs use (their own papers' / repositories' settings).
-# What the default and bundled recipes share: batch 64, two-time-scale Adam, N(0, 0.02), a weight
+# What the default and class-game recipes share: batch 64, two-time-scale Adam, N(0, 0.02), a weight
 # average, an evaluation every epoch.
 _GAME = {"batch_size": 64, "lr": 2e-4, "d_lr": 4e-4, "beta1": 0.5, "initializer": "normal", "ema_decay": 0.999,
          "eval_every": 1, "eval_count": 2000}
-# The bundled model's class game: a class head on the critic, pushed towards uncertainty on fakes.
+# The class game of the model bundled until December 2026: a class head on the critic, pushed towards uncertainty on fakes.
 _CLASS_GAME = {**_GAME, "aux_fake_weight": 3.0}
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
@@ -285,14 +285,19 @@ def _check_phases_kept(chosen: Recipe, earlier: dict[str, Any], configs: list[Tr
                            f"{', '.join(map(str, after))}; resume it without `epochs`, or start a new run")
 
 
-def run_recipe(chosen: Recipe, out: str | Path, overrides: dict[str, Any] | None = None, data: str | None = None,
-               resume: bool = False, log: Callable[[str], None] = print, stop_after: int | None = None):
+def run_recipe(chosen: Recipe | None, out: str | Path, overrides: dict[str, Any] | None = None,
+               data: str | None = None, resume: bool = False, log: Callable[[str], None] = print,
+               stop_after: int | None = None):
     """Train every phase of ``chosen`` into ``out``; with ``resume``, continue in whichever phase it stopped.
 
-    Every phase's settings are checked before anything is written, and so is the resumption:
-    a run already past the requested schedule, or trained with another recipe, is refused.
-    ``out`` is locked first and until the last phase ends (:meth:`RunDir.writer`): no other process
-    writes it in between phases, and a second one started meanwhile is refused.
+    ``chosen`` None (with ``resume``) continues the run with the recipe and overrides it was
+    trained with (:func:`saved_recipe`), ``overrides`` on top. Every phase's settings are checked
+    before anything is written, and so is the resumption: a run already past the requested
+    schedule, or trained with another recipe, is refused.
+
+    ``out`` is locked (:mod:`~gantool.train.run_lock`) before anything in it is read, and until the
+    last phase ends: this is the one place a training takes the lock, so no other process writes
+    ``out`` in between phases, and one started meanwhile is refused.
 
     Returns:
         the :class:`~gantool.train.trainer.RunDir` of the run.
@@ -300,9 +305,12 @@ def run_recipe(chosen: Recipe, out: str | Path, overrides: dict[str, Any] | None
     Raises:
         RunLockedError: another process is writing ``out``; nothing was written.
     """
-    from gantool.train.run_dir import RunDir
+    from gantool.train.run_lock import run_lock
 
-    with RunDir(Path(out)).writer(log):
+    with run_lock(out, log):
+        if chosen is None:
+            chosen, earlier = saved_recipe(out)
+            overrides = {**earlier, **(overrides or {})}
         return _run_phases(chosen, out, overrides, data, resume, log, stop_after)
 
 
@@ -339,4 +347,9 @@ def _run_phases(chosen: Recipe, out: str | Path, overrides: dict[str, Any] | Non
         run = train(config, run.root, data=data, resume=resume or index > 0 or done > 0, log=log, stop_after=phase_stop)
         if phase_stop is not None:
             break
+    if stop_after is not None and stop_after < configs[-1].epochs:
+        log(f"Stopped after epoch {stop_after} of {configs[-1].epochs}; continue with the same command, `resume` "
+            "and without `stop_after`")
+    else:
+        log(f"Saved {run.generator} and {run.gif}")
     return run

@@ -11,7 +11,7 @@ from gantool.runtime.contract import ModelContract
 from gantool.runtime.files import write_bytes_atomic
 from gantool.train.checkpoint import CHECKPOINT_NAME
 from gantool.train.config import CODE_SIZE, TrainConfig
-from gantool.train.run_lock import LOCK_NAME, run_lock
+from gantool.train.run_lock import LOCK_NAME
 
 
 class RunDir:
@@ -29,14 +29,7 @@ class RunDir:
         self.best = root / "best.keras"
         self.best_info = root / "best.json"
         self.tensorboard = root / "tensorboard"
-        self.lock = root / LOCK_NAME
-
-    def writer(self, log=print):
-        """Be the run's only writer inside a ``with`` block: a second process is refused, naming this one.
-
-        Every writer takes it before writing anything (see :mod:`~gantool.train.run_lock`).
-        """
-        return run_lock(self.root, log)
+        self.lock = root / LOCK_NAME  # held by run_recipe for the whole training (train/run_lock.py)
 
     def grid(self, epoch: int) -> Path:
         return self.samples / f"epoch_{epoch:04d}.png"

@@ -34,43 +34,17 @@ def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool 
     schedule (learning-rate decay included), so that ``resume`` later continues the same run.
     ``device`` overrides :func:`gantool.train.device.detect_device` (tests run the GPU paths on a CPU).
 
-    The run folder is locked for the whole call (:meth:`RunDir.writer`), before anything in it is
-    read or written; a caller that runs several phases holds it across all of them.
+    One phase of a recipe: :func:`~gantool.train.recipes.run_recipe` calls it once per phase, holding
+    the run folder's lock (:mod:`~gantool.train.run_lock`) across all of them.
 
     Raises:
-        GantoolError: bad data, an existing run without ``--resume``, or a checkpoint
+        GantoolError: bad data, an existing run without ``resume``, or a checkpoint
             that does not match ``config``.
-        RunLockedError: another process is writing ``out``.
     """
-    run = RunDir(Path(out))
-    with run.writer(log):
-        return _train_locked(config, run, data, resume, log, stop_after, device)
-
-
-def _train_locked(config: TrainConfig, run: RunDir, data: str | None, resume: bool, log, stop_after: int | None,
-                  device: Device | None) -> RunDir:
-    """:func:`train`'s work, by the run folder's only writer."""
     from gantool.train.mnist import load_mnist
 
-    if stop_after is not None and not 0 < stop_after <= config.epochs:
-        raise GantoolError(f"`stop_after` must be an epoch in [1, `epochs`={config.epochs}], got {stop_after}")
-    if run.checkpoint.exists() and not resume:
-        raise GantoolError(f"{run.root} already holds a training run; pass `resume` to continue it or choose another `out`")
-    if resume:
-        saved_epoch, saved_config = read_checkpoint_meta(run.checkpoint)
-        config.check_resumable_from(saved_config)
-        # A run killed after its last checkpoint but before generator.keras and the GIF (written
-        # last) were (re)written is not finished: resuming it writes them from that checkpoint.
-        finished = all(path.is_file() and path.stat().st_mtime_ns >= run.checkpoint.stat().st_mtime_ns
-                       for path in (run.generator, run.gif))
-        if saved_epoch > config.epochs or (saved_epoch == config.epochs and finished):
-            raise GantoolError(f"{run.root} already finished {saved_epoch} epochs; raise `epochs` to train further")
-        if stop_after is not None and stop_after <= saved_epoch:
-            raise GantoolError(f"{run.root} already trained {saved_epoch} epochs; `stop_after` {stop_after} has nothing to do")
-        # A new decay start applies to the epochs still to train (a decay over them, or a warm
-        # restart at the full rate after an earlier decay); the change is recorded in "resumes".
-        if config.lr_decay_start != saved_config.lr_decay_start and 0 < config.lr_decay_start < saved_epoch:
-            raise GantoolError(f"`lr_decay_start` can only change to an epoch >= {saved_epoch}, the epochs already trained")
+    run = RunDir(Path(out))
+    saved_config = _check_request(config, run, resume, stop_after)
     spec = config.spec
     mnist = load_mnist(data) if spec.dataset == "mnist" else None
     labels = mnist.y_train if mnist is not None and config.uses_labels else None
@@ -107,3 +81,28 @@ def _train_locked(config: TrainConfig, run: RunDir, data: str | None, resume: bo
     if frames:
         save_gif(run.gif, frames)
     return run
+
+
+def _check_request(config: TrainConfig, run: RunDir, resume: bool, stop_after: int | None) -> TrainConfig | None:
+    """Refuse a request that cannot run in ``run``; return the config its checkpoint was trained with (``resume``)."""
+    if stop_after is not None and not 0 < stop_after <= config.epochs:
+        raise GantoolError(f"`stop_after` must be an epoch in [1, `epochs`={config.epochs}], got {stop_after}")
+    if run.checkpoint.exists() and not resume:
+        raise GantoolError(f"{run.root} already holds a training run; pass `resume` to continue it or choose another `out`")
+    if not resume:
+        return None
+    saved_epoch, saved_config = read_checkpoint_meta(run.checkpoint)
+    config.check_resumable_from(saved_config)
+    # A run killed after its last checkpoint but before generator.keras and the GIF (written
+    # last) were (re)written is not finished: resuming it writes them from that checkpoint.
+    finished = all(path.is_file() and path.stat().st_mtime_ns >= run.checkpoint.stat().st_mtime_ns
+                   for path in (run.generator, run.gif))
+    if saved_epoch > config.epochs or (saved_epoch == config.epochs and finished):
+        raise GantoolError(f"{run.root} already finished {saved_epoch} epochs; raise `epochs` to train further")
+    if stop_after is not None and stop_after <= saved_epoch:
+        raise GantoolError(f"{run.root} already trained {saved_epoch} epochs; `stop_after` {stop_after} has nothing to do")
+    # A new decay start applies to the epochs still to train (a decay over them, or a warm
+    # restart at the full rate after an earlier decay); the change is recorded in "resumes".
+    if config.lr_decay_start != saved_config.lr_decay_start and 0 < config.lr_decay_start < saved_epoch:
+        raise GantoolError(f"`lr_decay_start` can only change to an epoch >= {saved_epoch}, the epochs already trained")
+    return saved_config
