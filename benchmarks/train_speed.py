@@ -109,10 +109,10 @@ def main() -> None:
     import keras
     import tensorflow as tf
 
+    from gantool.judge.mnist import load_mnist
     from gantool.train.config import TrainConfig
     from gantool.train.data import epoch_dataset
     from gantool.train.device import detect_device
-    from gantool.train.mnist import load_mnist
 
     mnist = load_mnist(args.data)
     cpu = detect_device()

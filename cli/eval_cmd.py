@@ -48,7 +48,7 @@ def eval_command(
         raise GantoolError("--real judges digits from --data instead of a model: pass --data mnist.npz and no --model")
     digits = None
     if data is not None:
-        from gantool.train.mnist import load_mnist
+        from gantool.judge.mnist import load_mnist
 
         mnist = load_mnist(data)
         digits = RealDigits(x_train=mnist.x_train, x_test=mnist.x_test)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gantool.errors import DataError
-from gantool.train import mnist
+from gantool.judge import mnist
 
 
 def _write_idx(path, array: np.ndarray, magic: int, gz: bool = False) -> None:

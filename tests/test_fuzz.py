@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gantool.errors import ContractError, DataError
+from gantool.judge.mnist import IMAGE_MAGIC, LABEL_MAGIC, parse_idx
 from gantool.runtime.contract import ModelContract
-from gantool.train.mnist import IMAGE_MAGIC, LABEL_MAGIC, parse_idx
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

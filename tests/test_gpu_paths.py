@@ -44,8 +44,8 @@ def config_for(name: str, **settings):
 
 
 def first_batch(config):
+    from gantool.judge.mnist import load_mnist
     from gantool.train.data import training_dataset
-    from gantool.train.mnist import load_mnist
 
     if config.spec.dataset != "mnist":
         return next(iter(training_dataset(config, 0, 1)))

@@ -68,8 +68,8 @@ def test_the_scan_catches_what_it_should(tmp_path):
 
 
 def test_object_arrays_are_refused_not_unpickled(tmp_path, fixture_npz):
+    from gantool.judge.mnist import load_mnist
     from gantool.train.checkpoint import load_checkpoint
-    from gantool.train.mnist import load_mnist
 
     with np.load(fixture_npz, allow_pickle=False) as npz:
         arrays = {key: npz[key] for key in npz.files}

@@ -248,7 +248,7 @@ def export_classifier(trained: TrainedClassifier, out: Path, metadata: dict[str,
 
 def data_sha256(data: str | Path) -> str:
     """SHA-256 of the training data: of the file for an ``.npz``; of the four arrays for an IDX folder."""
-    from gantool.train.mnist import load_mnist
+    from gantool.judge.mnist import load_mnist
 
     path = Path(data)
     if path.is_file():
@@ -274,10 +274,10 @@ def make_classifier_assets(data: str | Path, out_dir: Path, config: ClassifierCo
     import tempfile
 
     from gantool.judge.floor import build_reference
+    from gantool.judge.mnist import load_mnist
     from gantool.judge.reference import STATS_NAME
     from gantool.runtime.classifier import CLASSIFIER_NAME, Classifier
     from gantool.runtime.files import check_output_path, write_bytes_atomic
-    from gantool.train.mnist import load_mnist
 
     if out_dir.exists() and not out_dir.is_dir():
         raise GantoolError(f"`out` {out_dir} is a file; pass a folder for classifier.onnx and classifier_stats.npz")

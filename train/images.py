@@ -19,7 +19,7 @@ images are the classes (PyTorch's ImageFolder): names sorted, label = position, 
 below; files directly in the folder are then ignored, as ImageFolder ignores them, and the summary
 says so. A folder with no such sub-folder is unlabeled. An ``.npz``: array ``x`` uint8 ``(n, h, w)``
 or ``(n, h, w, 1|3)`` with optional ``y`` ``(n,)`` labels >= 0, or a Keras ``mnist.npz`` (its
-training split, read by :mod:`gantool.train.mnist`).
+training split, read by :mod:`gantool.judge.mnist`).
 
 **Preprocessing**, as PyTorch's examples/dcgan: the shorter side resized to ``image_size``, then the
 centre ``image_size`` square cut out. The filter is Lanczos (StyleGAN2-ADA's ``dataset_tool.py``
@@ -290,7 +290,7 @@ def _folder_source(index: ImageIndex) -> _Source:
 
 
 def _npz_source(index: ImageIndex) -> _Source:
-    from gantool.train import mnist
+    from gantool.judge import mnist
 
     path = index.root / index.files[0]
     if not zipfile.is_zipfile(path):

@@ -41,7 +41,7 @@ def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool 
         GantoolError: bad data, an existing run without ``resume``, or a checkpoint
             that does not match ``config``.
     """
-    from gantool.train.mnist import load_mnist
+    from gantool.judge.mnist import load_mnist
 
     run = RunDir(Path(out))
     saved_config = _check_request(config, run, resume, stop_after)
