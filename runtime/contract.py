@@ -122,6 +122,9 @@ class ModelContract:
             filtering (:func:`name_digit`). 0: the latent names no digit.
         float_ops: operator types a quantized export left in float (e.g. ``FULLY_CONNECTED``);
             empty when every quantizable operator was quantized.
+        class_names: the names of the classes a labeled model draws, in label order (a model trained
+            on a folder with one sub-folder per class: the sub-folders' names, sorted); empty for
+            MNIST models (their classes are the digits 0-9) and unlabeled ones.
     """
 
     latent_dim: int
@@ -142,6 +145,7 @@ class ModelContract:
     dataset: str = "mnist"
     float_ops: tuple[str, ...] = ()
     digit_code: int = 0
+    class_names: tuple[str, ...] = ()
     contract_version: int = CONTRACT_VERSION
 
     def __post_init__(self) -> None:
@@ -159,6 +163,13 @@ class ModelContract:
         if len(shape) != OUTPUT_KINDS[self.output_kind] or not all(isinstance(d, int) and d > 0 for d in shape):
             raise ContractError(f"output_shape of an {self.output_kind} model must have "
                                 f"{OUTPUT_KINDS[self.output_kind]} positive dimensions, got {self.output_shape!r}")
+        names = tuple(self.class_names)
+        if not all(isinstance(name, str) and name for name in names) or len(set(names)) != len(names):
+            raise ContractError(f"class_names must be distinct non-empty strings, got {self.class_names!r}")
+        classes = self.num_classes or self.digit_code
+        if names and len(names) != classes:
+            raise ContractError(f"class_names names {len(names)} classes but the model has {classes}")
+        object.__setattr__(self, "class_names", names)
         low, high = (float(v) for v in self.value_range)
         if not low < high:
             raise ContractError(f"value_range must be (low, high) with low < high, got {self.value_range!r}")
@@ -212,6 +223,7 @@ class ModelContract:
         data["output_shape"] = list(self.output_shape)
         data["value_range"] = list(self.value_range)
         data["float_ops"] = list(self.float_ops)
+        data["class_names"] = list(self.class_names)
         return data
 
     def to_json(self) -> str:
@@ -231,6 +243,7 @@ class ModelContract:
             kwargs["output_shape"] = tuple(shape)
             kwargs["value_range"] = tuple(kwargs.get("value_range", DEFAULT_VALUE_RANGE))
             kwargs["float_ops"] = tuple(kwargs.get("float_ops", ()))
+            kwargs["class_names"] = tuple(kwargs.get("class_names", ()))
             return cls(**kwargs)
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ContractError):

@@ -82,7 +82,7 @@ export class ModelContract {
     const shape = data.output_shape ?? data.image_shape;
     Object.assign(this, {
       value_range: ASSUMED_VALUE_RANGE, arch: "dcgan", input_name: "z", output_name: "image", quantization: "none",
-      output_kind: "image", num_classes: 0, label_name: "label", digit_code: 0,
+      output_kind: "image", num_classes: 0, label_name: "label", digit_code: 0, class_names: [],
     }, data, { output_shape: shape });
     const positiveInt = (v) => Number.isInteger(v) && v > 0;
     if (!positiveInt(this.latent_dim)) {
