@@ -50,6 +50,7 @@ def mlp_run(fixture_npz, tmp_path_factory):
     return _tiny("mlp", fixture_npz, tmp_path_factory)
 
 
+@pytest.mark.slow
 def test_quadratic_gan_converges_to_the_curve(quadratic_run):
     """The convergence test: after the default recipe the generated points lie on y = x^2 and span x."""
     best = json.loads((quadratic_run / "best.json").read_text())
@@ -97,6 +98,7 @@ def test_points_quality_figures():
     assert off.mean_abs_error > 0.3
 
 
+@pytest.mark.slow
 def test_cdcgan_contract_export_and_digit_sampling(cdcgan_run, tmp_path):
     model = tmp_path / "c.onnx"
     result = invoke("export", "--format", "onnx", "--model", cdcgan_run, "--out", model)
@@ -129,6 +131,7 @@ def test_cdcgan_contract_export_and_digit_sampling(cdcgan_run, tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
+@pytest.mark.slow
 def test_cdcgan_eval_reports_class_accuracy(cdcgan_run, tmp_path):
     model = tmp_path / "c.onnx"
     assert invoke("export", "--format", "onnx", "--model", cdcgan_run, "--out", model).exit_code == 0
@@ -139,6 +142,7 @@ def test_cdcgan_eval_reports_class_accuracy(cdcgan_run, tmp_path):
     assert 0.0 <= report["class_accuracy"] <= 1.0 and len(report["per_class_accuracy"]) == 10
 
 
+@pytest.mark.slow
 def test_cdcgan_tflite_carries_the_label_input(cdcgan_run, tmp_path):
     pytest.importorskip("ai_edge_litert")
     model = tmp_path / "c.tflite"
@@ -154,6 +158,7 @@ def test_cdcgan_tflite_carries_the_label_input(cdcgan_run, tmp_path):
     assert np.abs(a - b).max() < 1e-4
 
 
+@pytest.mark.slow
 def test_mlp_trains_exports_and_samples(mlp_run, tmp_path):
     config = json.loads((mlp_run / "config.json").read_text())
     assert config["training"]["arch"] == "mlp" and config["training"]["lr"] == 2e-4

@@ -89,6 +89,7 @@ def test_epochs_keep_each_phases_share_and_drop_empty_phases():
 
 
 @pytest.mark.parametrize("name", ["tutorial", None])
+@pytest.mark.slow
 def test_cli_trains_a_recipe_and_records_it(tmp_path, name):
     """One whole epoch of the small MNIST file (2,000 digits) at the recipe's own batch size."""
     out = tmp_path / "run"
@@ -105,6 +106,7 @@ def test_cli_trains_a_recipe_and_records_it(tmp_path, name):
     assert all(saved["training"][key] == value for key, value in expected.items() if key not in training["overrides"])
 
 
+@pytest.mark.slow
 def test_shared_fakes_trains_and_needs_one_critic_update(tmp_path):
     """``--shared-fakes`` (the tutorial's step: one batch of fakes for both updates) trains, and is recorded."""
     out = tmp_path / "run"
@@ -131,6 +133,7 @@ def two_phases(**settings) -> Recipe:
                   (Phase(2, decay=0.5), Phase(3, decay=1.0, settings={"aux_weight": 2.0, "top_k": 0.5})))
 
 
+@pytest.mark.slow
 def test_a_multi_phase_recipe_resumes_in_the_phase_it_stopped(tmp_path):
     """Stopped inside phase 1, then resumed: it finishes phase 1, then runs phase 2 with phase 2's settings.
 
@@ -149,6 +152,7 @@ def test_a_multi_phase_recipe_resumes_in_the_phase_it_stopped(tmp_path):
     assert identify(record) == "two-phase"
 
 
+@pytest.mark.slow
 def test_an_override_that_cannot_apply_changes_nothing(tmp_path):
     quiet = dict(data=str(FIXTURE_NPZ), log=lambda *_: None)
     run = run_recipe(two_phases(), tmp_path / "run", stop_after=2, **quiet)
@@ -174,6 +178,7 @@ def test_cli_resume_below_the_trained_epochs_is_one_line(tmp_path):
     assert snapshot(out) == before
 
 
+@pytest.mark.slow
 def test_resume_keeps_the_version_of_the_recipe_a_run_was_started_with(tmp_path, monkeypatch):
     """A run of `default` at an earlier version resumes with its own settings, not the table's newer ones."""
     from gantool.train import recipes

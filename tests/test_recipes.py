@@ -20,6 +20,7 @@ def test_lr_decay_schedule_is_linear_to_zero():
         TrainConfig(epochs=10, lr_decay_start=10)
 
 
+@pytest.mark.slow
 def test_lr_decay_can_only_be_added_for_epochs_not_yet_trained(tmp_path, fixture_npz):
     from gantool.train.trainer import train
 
@@ -40,6 +41,7 @@ def test_lr_decay_can_only_be_added_for_epochs_not_yet_trained(tmp_path, fixture
         "after_epoch": 3, "changed": {"epochs": [3, 5], "lr_decay_start": [2, 3]}}
 
 
+@pytest.mark.slow
 def test_aux_task_trains_a_class_head_and_leaves_the_generator_alone(tmp_path, fixture_npz):
     from gantool.train.build import build_gan
     from gantool.train.trainer import train
@@ -63,6 +65,7 @@ def test_aux_task_needs_an_unconditional_mnist_arch(arch):
         recipe(arch).configs({"aux_weight": 1.0})
 
 
+@pytest.mark.slow
 def test_a_later_phase_may_change_the_aux_weight_and_the_change_is_recorded(tmp_path, fixture_npz):
     """A two-phase recipe: stop part-way, resume with a stronger class task and critic; the changes are kept."""
     from gantool.export.source import load_source
@@ -99,6 +102,7 @@ def test_fake_class_term_needs_the_class_task():
         TrainConfig(aux_fake_weight=1.0)
 
 
+@pytest.mark.slow
 def test_fake_class_term_enters_the_discriminator_loss(tmp_path, fixture_npz):
     """Same seed and data, with and without CatGAN's discriminator-side term: only the D loss differs at step 1."""
     from gantool.train.trainer import train
@@ -116,6 +120,7 @@ def test_fake_class_term_enters_the_discriminator_loss(tmp_path, fixture_npz):
     assert 0.0 < gap <= 2 * 2.31
 
 
+@pytest.mark.slow
 def test_a_later_phase_may_lengthen_the_weight_average(tmp_path, fixture_npz):
     """--ema may change at --resume between non-zero decays (recorded); turning it off is refused."""
     from gantool.train.trainer import train
@@ -258,6 +263,7 @@ def test_code_gain_scales_the_first_layer_on_the_code_and_nothing_else():
             TrainConfig(epochs=1, **bad)
 
 
+@pytest.mark.slow
 def test_code_onehot_reads_the_named_digit_as_a_one_hot_and_exports(tmp_path, fixture_npz):
     """code_onehot puts one-hot(argmax z[:10]) in front of the same layers with the same seed's weights;
     a run saves it so, and it loads in safe mode and converts to ONNX and TFLite with builtin ops only."""
@@ -310,6 +316,7 @@ def test_code_onehot_reads_the_named_digit_as_a_one_hot_and_exports(tmp_path, fi
         TrainConfig(epochs=1, code_onehot=True, arch="cdcgan")
 
 
+@pytest.mark.slow
 def test_code_critic_judges_each_fake_with_the_digit_its_latent_names(tmp_path, fixture_npz):
     """code_critic: the conditional DCGAN's critic, given latent_class(z) for fakes and true labels for
     real digits; the generator stays unconditional and its model says that the latent names the digit."""
