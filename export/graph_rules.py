@@ -36,6 +36,11 @@ class UpLayer(NamedTuple):
     stride: int
     side: int
 
+    @property
+    def macs(self) -> int:
+        """Multiply-adds per image: every input pixel meets the whole kernel."""
+        return self.in_channels * self.out_channels * self.kernel ** 2 * self.side ** 2
+
 
 @dataclasses.dataclass(frozen=True)
 class GraphFacts:
@@ -52,8 +57,9 @@ class GraphFacts:
         return self.costs.get(kind) is not None and not self.guard.get(kind)
 
     @property
-    def max_up_channels(self) -> int:
-        return max((layer.in_channels for layer in self.up_layers), default=0)
+    def heaviest_up_layer(self) -> int:
+        """The multiply-adds per image of the most expensive ConvTranspose (0: none)."""
+        return max((layer.macs for layer in self.up_layers), default=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,20 +87,41 @@ def _chain_fits(facts: GraphFacts) -> str:
             f"work {chained.macs / max(plain.macs, 1):.2f}x plain)")
 
 
-def _layerwise_fits(facts: GraphFacts) -> str:
-    if not facts.fits("layerwise"):
+def _heavy_up_layer(facts: GraphFacts) -> str:
+    if not facts.fits("layerwise") or facts.heaviest_up_layer < HEAVY_UP_LAYER_MACS:
         return ""
-    return f"ConvTranspose layers up to {facts.max_up_channels} input channels, rewritten one by one within the guard"
+    return (f"a ConvTranspose of {facts.heaviest_up_layer / 1e6:.0f} M multiply-adds per image "
+            f"(>= {HEAVY_UP_LAYER_MACS / 1e6:.0f} M), rewritten layer by layer within the guard")
+
+
+def _light_up_layers(facts: GraphFacts) -> str:
+    if facts.fits("optimized"):
+        return ""
+    return (f"the chained rewrite is beyond the guard and the heaviest ConvTranspose does "
+            f"{facts.heaviest_up_layer / 1e6:.0f} M multiply-adds per image (< {HEAVY_UP_LAYER_MACS / 1e6:.0f} M): "
+            "a layer-by-layer rewrite's extra operators cost more at batch 1 than they save")
 
 
 def _fallback(facts: GraphFacts) -> str:
     return "no rewrite is within the guard"
 
 
+# The rules in the order they are tried; the last always applies. Calibrated 2026-12-05 with the zoo at
+# full size and the DCGAN (benchmarks/graph_rules.py; the table is in docs/export_graphs.md):
+# - no-upsampling-conv: without a ConvTranspose the rewrites only fold BatchNorm, which measured
+#   0.74x-0.85x plain at batch 1 (wgan_gp28, mlp28) and no faster at batch 64;
+# - chain-within-guard: the DCGAN, whose chained graph with its DFT first layer ran 2.7x plain at batch 64;
+# - heavy-up-layer: celeba64 (a 2.1 G multiply-add ConvTranspose at 32x32) ran 1.13x plain at batch 1
+#   and 1.12x at batch 64 layer by layer; every model whose heaviest ConvTranspose is lighter (134 M and
+#   below) ran 0.59x-0.75x plain at batch 1 that way, and at most 1.05x at batch 64;
+# - light-up-layers: those models keep the plain graph.
+HEAVY_UP_LAYER_MACS = 512_000_000
+
 RULES: tuple[Rule, ...] = (
     Rule("no-upsampling-conv", lambda facts: "plain", _no_up_layers),
     Rule("chain-within-guard", lambda facts: _with_dft(facts, "optimized"), _chain_fits),
-    Rule("layerwise-within-guard", lambda facts: "layerwise", _layerwise_fits),
+    Rule("heavy-up-layer", lambda facts: "layerwise", _heavy_up_layer),
+    Rule("light-up-layers", lambda facts: "plain", _light_up_layers),
     Rule("plain", lambda facts: "plain", _fallback),
 )
 

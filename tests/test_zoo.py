@@ -127,3 +127,24 @@ def test_a_forced_graph_beyond_the_guard_is_written_and_says_its_size(zoo_files,
     result = invoke("export", "--model", zoo_files["dcgan64"], "--out", out, "--graph", "optimized")
     assert result.exit_code == 0, result.output
     assert out.is_file() and "optimized (forced: forced beyond the size guard: weights" in result.output
+
+
+CALIBRATED_CHOICES = {  # docs/export_graphs.md's calibration table (benchmarks/graph_rules.py, 2026-12-05)
+    "dcgan64": ("plain", "light-up-layers"), "celeba64": ("layerwise", "heavy-up-layer"),
+    "cifar32": ("plain", "light-up-layers"), "mnist_sigmoid28": ("plain", "light-up-layers"),
+    "mnist_sigmoid28_onehot": ("plain", "light-up-layers"), "wgan_gp28": ("plain", "no-upsampling-conv"),
+    "conditional28": ("plain", "light-up-layers"), "mlp28": ("plain", "no-upsampling-conv"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(CALIBRATED_CHOICES))
+def test_the_rules_pick_the_calibrated_graph_at_full_size(name, tmp_path):
+    """At the public widths the rules name the graph the calibration measured best (estimates only: nothing built)."""
+    from gantool.export.graph_rules import choose_by_rule, graph_facts
+    from gantool.export.keras_to_onnx import to_onnx_proto
+    from gantool.export.source import load_source
+
+    model, contract, _ = load_source(save(ZOO[name](width=1.0, seed=0), tmp_path, name))
+    kind, rule, reason = choose_by_rule(graph_facts(to_onnx_proto(model, contract)))
+    assert (kind, rule) == CALIBRATED_CHOICES[name], reason
