@@ -23,6 +23,7 @@ TRAIN_HELP = (
     "\n\n\b\nArchitectures (--arch):\n{archs}"
     "\n\n\b\nExamples:\n"
     "  gantool train --data mnist.npz --out runs/default                # the default recipe (the shipped model's)\n"
+    "  gantool train --data digits/ --out runs/mine                     # your 28x28 images, one sub-folder per class\n"
     "  gantool train --recipe class-game --data mnist.npz --out runs/cg # the model shipped until December 2026\n"
     "  gantool train --recipe tutorial --epochs 20 --data mnist.npz --out runs/tutorial\n"
     "  gantool train --arch cdcgan --data mnist.npz --out runs/cdcgan\n"
@@ -89,7 +90,7 @@ def _setting_options() -> list[inspect.Parameter]:
 
 
 def train(out: Path, data: str | None, recipe: str | None, arch: str | None, dataset: str | None, resume: bool,
-          stop_after: int | None, **settings) -> None:
+          stop_after: int | None, data_changed_ok: bool, **settings) -> None:
     """``gantool train``: run a recipe (its settings overridden by the flags given)."""
     from gantool.train.archs import resolve_arch
     from gantool.train.recipes import recipe_for, renamed_note, run_recipe
@@ -104,7 +105,7 @@ def train(out: Path, data: str | None, recipe: str | None, arch: str | None, dat
         chosen = recipe_for(spec.name if spec else None, recipe)
     try:
         run = run_recipe(chosen, out, given, data=data, resume=resume, stop_after=stop_after,
-                         log=lambda line: typer.echo(as_flags(line, FLAG_NAMES, train)))
+                         data_changed_ok=data_changed_ok, log=lambda line: typer.echo(as_flags(line, FLAG_NAMES, train)))
     except KeyboardInterrupt:
         # Ctrl-C during a checkpoint save waits for the save (see train.checkpoint), so what is there is whole.
         if RunDir(out).checkpoint.is_file():
@@ -120,7 +121,9 @@ _RUN_OPTIONS = [
     inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[Path, typer.Option(
         "--out", help="Run folder for checkpoints, grids, logs and generator.keras.")]),
     inspect.Parameter("data", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[str | None, typer.Option(
-        help="mnist.npz or a folder of MNIST IDX files (else $GANTOOL_DATA, Keras' cache, download).")]),
+        help="MNIST: mnist.npz or a folder of MNIST IDX files (else $GANTOOL_DATA, Keras' cache, download). "
+             "Your own images: a folder of them (PNG, JPEG, ...), one sub-folder per class, or an .npz with a uint8 "
+             "array x (and labels y); decoded once into --out's data_cache, which --resume reuses.")]),
     inspect.Parameter("recipe", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[str | None, typer.Option(
         help="A named recipe (listed above); default: `default` for the DCGAN, else the arch's own.")]),
     inspect.Parameter("arch", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[str | None, typer.Option(
@@ -131,6 +134,10 @@ _RUN_OPTIONS = [
         help="Continue the run in --out from its last complete checkpoint, with its recipe and overrides.")]),
     inspect.Parameter("stop_after", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[int | None, typer.Option(
         help="Stop after this epoch (checkpoint saved) without finishing the schedule; continue later with --resume.")]),
+    inspect.Parameter("data_changed_ok", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Annotated[bool, typer.Option(
+        "--data-changed-ok", help="With --resume: go on although the images in --data are not the ones the run "
+        "started with (other pixels or labels; files only renamed, touched or copied need no flag); config.json "
+        "records the data they replace. Without it such a resume is refused.")]),
 ]
 train.__signature__ = inspect.Signature(_RUN_OPTIONS + _setting_options())
 train.__annotations__ = {p.name: p.annotation for p in train.__signature__.parameters.values()}

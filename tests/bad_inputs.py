@@ -182,6 +182,10 @@ def make_bad_inputs(work: Path, onnx_models: dict[str, Path], tiny_run: Path | N
         p[f"text_{suffix}"].write_text("these are not the weights you are looking for\n")
     p["folder"] = work / "folder"
     p["folder"].mkdir()
+    p["unreadable_images"] = work / "unreadable_images"  # a class folder whose images Pillow cannot read
+    (p["unreadable_images"] / "7").mkdir(parents=True)
+    (p["unreadable_images"] / "7" / "cut.png").write_bytes(p["png"].read_bytes()[:20])
+    (p["unreadable_images"] / "7" / "words.jpg").write_text("these are not the pixels you are looking for\n")
     p["folder_onnx"] = work / "folder.onnx"
     p["folder_onnx"].mkdir()
     p["locked"] = work / "locked"

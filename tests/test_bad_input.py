@@ -192,7 +192,11 @@ OPTION_CASES = [
     Case("train-data-idx-bad-magic", (*TRAIN, "--out", "{work}/run", "--data", "{idx_bad_magic}"), "bad magic number"),
     Case("train-data-idx-lengths-disagree", (*TRAIN, "--out", "{work}/run", "--data", "{idx_lengths}"),
          "its header says (51, 28, 28)"),
-    Case("train-data-folder-without-idx", (*TRAIN, "--out", "{work}/run", "--data", "{folder}"), "has no train-images-idx3-ubyte"),
+    # a folder without MNIST's IDX files is a folder of images
+    Case("train-data-empty-folder", (*TRAIN, "--out", "{work}/run", "--data", "{folder}"),
+         "holds no file with an image extension"),
+    Case("train-data-no-readable-image", (*TRAIN, "--out", "{work}/run", "--data", "{unreadable_images}"),
+         "holds no readable image (7/cut.png: "),
     # train --out, options
     Case("train-out-is-a-file", (*TRAIN, "--data", str(FIXTURE_NPZ), "--out", "{a_file}"), "is a file, not a folder"),
     Case("train-out-unwritable", (*TRAIN, "--data", str(FIXTURE_NPZ), "--out", "{locked}/run"), "is not writable",
@@ -204,6 +208,14 @@ OPTION_CASES = [
     Case("train-batch-larger-than-data", ("train", "--data", "{npz_small}", "--out", "{work}/run", "--batch-size", "64"),
          "--batch-size 64 is larger than the 50 training images"),
     Case("train-epochs-0", ("train", "--data", str(FIXTURE_NPZ), "--out", "{work}/run", "--epochs", "0"), "--epochs"),
+    Case("train-image-size-0", (*TRAIN, "--data", str(FIXTURE_NPZ), "--out", "{work}/run", "--image-size", "0"),
+         "--image-size must be a whole number of pixels >= 1, got 0"),
+    Case("train-image-size-negative", (*TRAIN, "--data", str(FIXTURE_NPZ), "--out", "{work}/run", "--image-size", "-3"),
+         "--image-size must be a whole number of pixels >= 1, got -3"),
+    Case("train-image-size-not-an-integer", (*TRAIN, "--data", str(FIXTURE_NPZ), "--out", "{work}/run",
+                                             "--image-size", "abc"), "Invalid value for '--image-size'"),
+    Case("train-channels-2", (*TRAIN, "--data", "{folder}", "--out", "{work}/run", "--channels", "2"),
+         "--channels must be 1 (greyscale) or 3 (colour), got 2"),
     # train --resume
     Case("resume-no-checkpoint", (*RESUME, "{folder}"), "no checkpoint at"),
     Case("resume-truncated", (*RESUME, "{ckpt_truncated}"), "is corrupt or partial"),

@@ -50,6 +50,13 @@ class TrainConfig:
 
     epochs: int = setting("Total epochs (a resumed run continues up to this number).", default=20)
     batch_size: int = setting("Images per step; the last ragged batch of an epoch is dropped.", default=256)
+    image_size: int | None = setting(
+        "Side in pixels of the square images trained on, for a folder of images: each image's shorter side is "
+        "resized to it (Lanczos) and the centre square kept. Default: the images' own size when all are square "
+        "and alike, else 64. This version trains 28 (MNIST's size) only.", default=None)
+    channels: int | None = setting(
+        "1 (greyscale) or 3 (colour) channels, for a folder of images. Default: 3 when any image is in colour, "
+        "else 1. This version trains 1 only.", default=None)
     seed: int = setting("Seeds weight init, data order (per epoch), noise and dropout.", default=0)
     lr: float = setting("Adam learning rate of both networks (tutorial: 1e-4).", default=1e-4)
     beta1: float = setting("Adam beta_1 (tutorial: 0.9; DCGAN paper: 0.5).", default=0.9)
@@ -270,6 +277,15 @@ def _optimizer_in_range(config: TrainConfig) -> None:
         raise GantoolError(f"`label_smoothing` must be in [0, 0.5), got {config.label_smoothing}")
 
 
+def _image_settings_in_range(config: TrainConfig) -> None:
+    from gantool.train.images import check_settings  # Pillow: only when a config is made
+
+    check_settings(config.image_size, config.channels)
+    if config.spec.output_kind != "image" and (config.image_size is not None or config.channels is not None):
+        raise GantoolError(f"`image_size` and `channels` describe images; `arch` {config.arch} draws "
+                           f"{config.spec.output_kind}")
+
+
 def _arch_known(config: TrainConfig) -> None:
     from gantool.train.archs import arch_spec
 
@@ -327,5 +343,6 @@ def _code_critic_has_no_class_head(config: TrainConfig) -> None:
 
 
 CHECKS = (_counts_positive, _shared_fakes_one_critic_update, _evaluation_in_range, _schedule_in_range,
-          _optimizer_in_range, _arch_known, _weights_in_range, _class_task_choices, _code_fits_the_latent,
-          _fake_class_term_needs_the_task, _digit_knobs_need_unconditional_mnist, _code_critic_has_no_class_head)
+          _optimizer_in_range, _arch_known, _image_settings_in_range, _weights_in_range, _class_task_choices,
+          _code_fits_the_latent, _fake_class_term_needs_the_task, _digit_knobs_need_unconditional_mnist,
+          _code_critic_has_no_class_head)

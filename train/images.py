@@ -83,6 +83,7 @@ HOW_TO_PASS = ("pass `data`: a folder of images (PNG, JPEG, BMP, WebP, GIF, ...)
 CHUNK = 256  # files decoded per batch of work: bounds the results waiting in memory
 
 Progress = Callable[[int, int], None]
+Check = Callable[[int, int, tuple[str, ...]], None]
 
 
 @functools.cache
@@ -212,7 +213,7 @@ def check_settings(image_size: int | None, channels: int | None) -> None:
 
 def load_images(data: str | os.PathLike[str], cache_dir: str | os.PathLike[str], image_size: int | None = None,
                 channels: int | None = None, progress: Progress | None = None,
-                workers: int | None = None) -> ImageCache:
+                workers: int | None = None, check: Check | None = None) -> ImageCache:
     """The images of ``data`` as a uint8 cache in ``cache_dir``: reused when it matches, else decoded now.
 
     Args:
@@ -225,6 +226,9 @@ def load_images(data: str | os.PathLike[str], cache_dir: str | os.PathLike[str],
             bar, e.g. with ``keras.utils.Progbar``, the bar ``fit()`` shows).
         workers: decoding threads (Pillow decodes outside the GIL); None: up to 4. Any number gives
             the same bytes in the same order.
+        check: called as ``check(image_size, channels, class_names)`` with the settings resolved from
+            the data, before anything is decoded or written (and on a cache about to be reused): what
+            it raises refuses the data (say, a size no model is built for) at the cost of reading headers.
 
     Returns:
         The :class:`ImageCache`.
@@ -239,6 +243,8 @@ def load_images(data: str | os.PathLike[str], cache_dir: str | os.PathLike[str],
     cache_dir = Path(cache_dir)
     found = _find_cache(cache_dir, index.fingerprint, image_size, channels)
     if found is not None:
+        if check is not None:
+            check(found.image_size, found.channels, found.class_names)
         return found
     source = _npz_source(index) if index.kind == "npz" else _folder_source(index)
     if not source.items:
@@ -248,6 +254,8 @@ def load_images(data: str | os.PathLike[str], cache_dir: str | os.PathLike[str],
     data_size = own[0] if len(sizes) == 1 and own[0] == own[1] else DEFAULT_IMAGE_SIZE
     data_channels = 3 if any(mode not in GREY_MODES for mode in modes) else 1
     size, chans = image_size or data_size, channels or data_channels
+    if check is not None:
+        check(size, chans, source.class_names)
     summary = _summary(index, source, sizes, modes, size, chans)
     return _build(cache_dir, index, source, size, chans, summary, dict(data_image_size=data_size,
                   data_channels=data_channels), progress, workers or min(4, os.cpu_count() or 1))

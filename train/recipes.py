@@ -287,13 +287,16 @@ def _check_phases_kept(chosen: Recipe, earlier: dict[str, Any], configs: list[Tr
 
 def run_recipe(chosen: Recipe | None, out: str | Path, overrides: dict[str, Any] | None = None,
                data: str | None = None, resume: bool = False, log: Callable[[str], None] = print,
-               stop_after: int | None = None):
+               stop_after: int | None = None, data_changed_ok: bool = False):
     """Train every phase of ``chosen`` into ``out``; with ``resume``, continue in whichever phase it stopped.
 
     ``chosen`` None (with ``resume``) continues the run with the recipe and overrides it was
     trained with (:func:`saved_recipe`), ``overrides`` on top. Every phase's settings are checked
     before anything is written, and so is the resumption: a run already past the requested
     schedule, or trained with another recipe, is refused.
+
+    ``data``: MNIST or a folder of images (:mod:`~gantool.train.run_data`); ``data_changed_ok`` lets
+    ``resume`` go on with images that changed since the run started.
 
     ``out`` is locked (:mod:`~gantool.train.run_lock`) before anything in it is read, and until the
     last phase ends: this is the one place a training takes the lock, so no other process writes
@@ -311,11 +314,11 @@ def run_recipe(chosen: Recipe | None, out: str | Path, overrides: dict[str, Any]
         if chosen is None:
             chosen, earlier = saved_recipe(out)
             overrides = {**earlier, **(overrides or {})}
-        return _run_phases(chosen, out, overrides, data, resume, log, stop_after)
+        return _run_phases(chosen, out, overrides, data, resume, log, stop_after, data_changed_ok)
 
 
 def _run_phases(chosen: Recipe, out: str | Path, overrides: dict[str, Any] | None, data: str | None, resume: bool,
-                log: Callable[[str], None], stop_after: int | None):
+                log: Callable[[str], None], stop_after: int | None, data_changed_ok: bool):
     """:func:`run_recipe`'s work, by the run folder's only writer."""
     from gantool.train.checkpoint import read_checkpoint_meta
     from gantool.train.trainer import RunDir, train
@@ -344,7 +347,8 @@ def _run_phases(chosen: Recipe, out: str | Path, overrides: dict[str, Any] | Non
             span = f"epoch {config.epochs}" if begin + 1 == config.epochs else f"epochs {begin + 1}-{config.epochs}"
             log(f"Recipe {chosen.name}, phase {index + 1} of {len(configs)}: {span}")
         phase_stop = stop_after if stop_after is not None and stop_after <= config.epochs else None
-        run = train(config, run.root, data=data, resume=resume or index > 0 or done > 0, log=log, stop_after=phase_stop)
+        run = train(config, run.root, data=data, resume=resume or index > 0 or done > 0, log=log, stop_after=phase_stop,
+                    data_changed_ok=data_changed_ok)
         if phase_stop is not None:
             break
     if stop_after is not None and stop_after < configs[-1].epochs:

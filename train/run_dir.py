@@ -35,16 +35,24 @@ class RunDir:
         return self.samples / f"epoch_{epoch:04d}.png"
 
 
-def model_contract(config: TrainConfig, resumes: list | None = None) -> ModelContract:
-    """The contract of the run's generator; ``resumes`` (recipe changes at resumptions) joins its training record."""
+def model_contract(config: TrainConfig, resumes: list | None = None, *, image_shape: tuple[int, ...] | None = None,
+                   dataset: str | None = None, class_names: tuple[str, ...] = ()) -> ModelContract:
+    """The contract of the run's generator; ``resumes`` (recipe changes at resumptions) joins its training record.
+
+    What the run trains on (:class:`~gantool.train.run_data.RunData`) gives ``image_shape``, ``dataset``
+    (``images`` for your own) and ``class_names``, kept only for a model that draws a class (a label
+    input, or a latent that names it); None or empty: the arch's own (MNIST's).
+    """
     spec = config.spec
     training = config.to_dict()
     if resumes:
         training["resumes"] = resumes
-    return ModelContract(latent_dim=config.latent_dim, output_shape=spec.output_shape, value_range=spec.value_range,
-                         arch=config.arch, output_kind=spec.output_kind, num_classes=spec.num_classes,
-                         dataset=spec.dataset, training=training,
-                         digit_code=CODE_SIZE if config.names_digit else 0)
+    draws_classes = bool(spec.num_classes or config.names_digit)
+    return ModelContract(latent_dim=config.latent_dim, output_shape=image_shape or spec.output_shape,
+                         value_range=spec.value_range, arch=config.arch, output_kind=spec.output_kind,
+                         num_classes=spec.num_classes, dataset=dataset or spec.dataset, training=training,
+                         digit_code=CODE_SIZE if config.names_digit else 0,
+                         class_names=tuple(class_names) if draws_classes else ())
 
 
 def resume_history(run: RunDir, epoch: int, config: TrainConfig, saved: TrainConfig) -> list:

@@ -5,8 +5,8 @@ streams are variables saved in the checkpoint, and TensorFlow's op determinism i
 CPU a resumed run ends with the same weights as an uninterrupted one.
 
 The rest lives beside it: the run folder (:mod:`~gantool.train.run_dir`), the data
-(:mod:`~gantool.train.data`), the GAN (:mod:`~gantool.train.build`, :mod:`~gantool.train.gan`),
-and what each epoch leaves behind (:mod:`~gantool.train.callbacks`).
+(:mod:`~gantool.train.run_data`: MNIST or your own images), the GAN (:mod:`~gantool.train.build`,
+:mod:`~gantool.train.gan`), and what each epoch leaves behind (:mod:`~gantool.train.callbacks`).
 """
 
 from __future__ import annotations
@@ -21,15 +21,18 @@ from gantool.runtime.images import save_gif
 from gantool.train.checkpoint import load_checkpoint, read_checkpoint_meta
 from gantool.train.config import TrainConfig
 from gantool.train.device import Device
+from gantool.train.run_data import load_run_data
 from gantool.train.run_dir import RunDir, model_contract, resume_history, save_keras
 
 __all__ = ["RunDir", "train"]
 
 
 def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool = False, log=print,
-          stop_after: int | None = None, device: Device | None = None) -> RunDir:
+          stop_after: int | None = None, device: Device | None = None, data_changed_ok: bool = False) -> RunDir:
     """Train the GAN described by ``config`` (any arch of :mod:`gantool.train.archs`) into the run folder ``out``.
 
+    ``data`` is MNIST or a folder of images (:mod:`~gantool.train.run_data` says which and how);
+    ``data_changed_ok`` lets ``resume`` go on with images that changed since the run started.
     ``stop_after`` ends the session after that epoch's checkpoint, on the full ``config.epochs``
     schedule (learning-rate decay included), so that ``resume`` later continues the same run.
     ``device`` overrides :func:`gantool.train.device.detect_device` (tests run the GPU paths on a CPU).
@@ -41,40 +44,34 @@ def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool 
         GantoolError: bad data, an existing run without ``resume``, or a checkpoint
             that does not match ``config``.
     """
-    from gantool.judge.mnist import load_mnist
-
     run = RunDir(Path(out))
-    saved_config = _check_request(config, run, resume, stop_after)
-    spec = config.spec
-    mnist = load_mnist(data) if spec.dataset == "mnist" else None
-    labels = mnist.y_train if mnist is not None and config.uses_labels else None
-    if mnist is not None and config.batch_size > len(mnist.x_train):  # else every epoch has no step
-        raise GantoolError(f"`batch_size` {config.batch_size} is larger than the {len(mnist.x_train)} training images "
-                           f"in {mnist.source}; lower it")
+    saved_epoch, saved_config = _check_request(config, run, resume, stop_after)
+    training_data = load_run_data(config, run, data, resume, saved_epoch, data_changed_ok, log)
     for folder in (run.root, run.samples, run.checkpoint.parent, run.epochs):
         folder.mkdir(parents=True, exist_ok=True)
 
     from gantool.train.build import build_gan
     from gantool.train.callbacks import epoch_callbacks
-    from gantool.train.data import steps_per_epoch, training_dataset
     from gantool.train.device import detect_device
     from gantool.train.snapshot import float32_generator
 
     device = device or detect_device()
-    source = f"{mnist.source} ({len(mnist.x_train)} images)" if mnist is not None else "points (x, x^2), fresh each epoch"
-    log(f"Training {config.arch} on {device.description}; data {source}")
+    log(f"Training {config.arch} on {device.description}; data {training_data.source}")
     gan = build_gan(config, device)
     start_epoch = load_checkpoint(run.checkpoint, gan.state_objects()) if resume else 0
     if resume:
         log(f"Resumed from {run.checkpoint} after epoch {start_epoch}")
     resumes = resume_history(run, start_epoch, config, saved_config) if resume else []
-    write_bytes_atomic(run.config, json.dumps(
-        {"training": config.to_dict(), "contract": model_contract(config, resumes).to_dict()}, indent=2).encode())
+    contract = model_contract(config, resumes, image_shape=training_data.image_shape, dataset=training_data.dataset,
+                              class_names=training_data.class_names)
+    saved = {"training": config.to_dict(), "contract": contract.to_dict()}
+    if training_data.record is not None:
+        saved["data"] = training_data.record
+    write_bytes_atomic(run.config, json.dumps(saved, indent=2).encode())
     last_epoch = config.epochs if stop_after is None else stop_after
     if start_epoch < last_epoch:
-        images = mnist.x_train if mnist is not None else None
-        gan.fit(training_dataset(config, start_epoch, last_epoch, images, labels), epochs=last_epoch,
-                initial_epoch=start_epoch, steps_per_epoch=steps_per_epoch(config, images),
+        gan.fit(training_data.training_dataset(config, start_epoch, last_epoch), epochs=last_epoch,
+                initial_epoch=start_epoch, steps_per_epoch=training_data.steps_per_epoch(config),
                 callbacks=epoch_callbacks(run, config, log), verbose=1 if sys.stdout.isatty() else 2, shuffle=False)
     save_keras(float32_generator(gan, config), run.generator)
     frames = [run.grid(e) for e in range(1, last_epoch + 1) if run.grid(e).exists()]
@@ -83,14 +80,15 @@ def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool 
     return run
 
 
-def _check_request(config: TrainConfig, run: RunDir, resume: bool, stop_after: int | None) -> TrainConfig | None:
-    """Refuse a request that cannot run in ``run``; return the config its checkpoint was trained with (``resume``)."""
+def _check_request(config: TrainConfig, run: RunDir, resume: bool,
+                   stop_after: int | None) -> tuple[int, TrainConfig | None]:
+    """Refuse a request that cannot run in ``run``; return the epoch and config of its checkpoint (``resume``)."""
     if stop_after is not None and not 0 < stop_after <= config.epochs:
         raise GantoolError(f"`stop_after` must be an epoch in [1, `epochs`={config.epochs}], got {stop_after}")
     if run.checkpoint.exists() and not resume:
         raise GantoolError(f"{run.root} already holds a training run; pass `resume` to continue it or choose another `out`")
     if not resume:
-        return None
+        return 0, None
     saved_epoch, saved_config = read_checkpoint_meta(run.checkpoint)
     config.check_resumable_from(saved_config)
     # A run killed after its last checkpoint but before generator.keras and the GIF (written
@@ -105,4 +103,4 @@ def _check_request(config: TrainConfig, run: RunDir, resume: bool, stop_after: i
     # restart at the full rate after an earlier decay); the change is recorded in "resumes".
     if config.lr_decay_start != saved_config.lr_decay_start and 0 < config.lr_decay_start < saved_epoch:
         raise GantoolError(f"`lr_decay_start` can only change to an epoch >= {saved_epoch}, the epochs already trained")
-    return saved_config
+    return saved_epoch, saved_config

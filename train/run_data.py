@@ -1,0 +1,269 @@
+"""A run's training data: MNIST as it always was, or your own images, checked again on ``--resume``.
+
+``data`` picks the reader (:func:`reads_as_mnist`). Nothing (``$GANTOOL_DATA``, Keras' cache, its
+download), a Keras ``mnist.npz`` or a folder of the MNIST IDX files is MNIST: read by
+:mod:`gantool.judge.mnist` and fed by :mod:`gantool.train.data`, exactly as before. Any other folder,
+or an ``.npz`` holding an array ``x``, is images (:mod:`gantool.train.images`): decoded once into the
+run folder's ``data_cache`` (written under the run's lock; ``--resume`` reuses it) and fed in the
+MNIST pipeline's shuffled order, scaled the same, so MNIST's training digits give the same batches
+whichever way they come.
+
+What the images resolved to is recorded in ``config.json`` under ``data``. A resumption reads the
+folder again only to fingerprint it (names, sizes, modification times): when the run's cache has
+that fingerprint nothing is decoded and the data is the run's. When it has not (files added,
+removed, edited, or only copied with new times), the images are decoded again and their
+``content_sha256`` decides: the same pixels and labels go on; other ones are refused unless
+``data_changed_ok``, and then the data they replace is recorded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import shutil
+import sys
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gantool.errors import DataError, GantoolError
+from gantool.runtime.contract import DIGIT_SHAPE
+from gantool.train.config import TrainConfig
+from gantool.train.run_dir import RunDir
+
+CACHE_FOLDER = "data_cache"
+SKIPPED_NAMED = 5  # skipped files named in config.json (all are counted)
+DIGIT_NAMES = tuple("0123456789")
+HOW_TO_PASS = ("pass `data`: a Keras mnist.npz, a folder of the MNIST IDX files, a folder of images (one "
+               "sub-folder per class if labeled) or an .npz with a uint8 array 'x'")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunData:
+    """What a run trains on.
+
+    Args:
+        images: uint8 images: ``(n, 28, 28)`` for MNIST, ``(n, size, size, channels)`` memory-mapped for
+            images; None for the quadratic toy, whose points are drawn each epoch.
+        labels: the images' class indices when the config reads them (``TrainConfig.uses_labels``), else None.
+        source: what the data is, for the log.
+        dataset: ``mnist``, ``images`` or ``quadratic`` (the contract's ``dataset``).
+        image_shape: one image's shape, which the generator draws; None for points.
+        class_names: the data's classes in label order; empty for MNIST (the digits) and unlabeled images.
+        record: config.json's ``data`` for images (None for MNIST, whose runs never had one).
+    """
+
+    images: np.ndarray | None
+    labels: np.ndarray | None
+    source: str
+    dataset: str
+    image_shape: tuple[int, int, int] | None = None
+    class_names: tuple[str, ...] = ()
+    record: dict[str, Any] | None = None
+
+    def training_dataset(self, config: TrainConfig, first_epoch: int, last_epoch: int):
+        """Epochs ``first_epoch..last_epoch - 1`` of batches, for one ``fit``."""
+        if self.dataset != "images":
+            from gantool.train.data import training_dataset
+
+            return training_dataset(config, first_epoch, last_epoch, self.images, self.labels)
+        from gantool.train.images import images_training_dataset
+
+        return images_training_dataset(self.images, seed=config.seed, batch_size=config.batch_size,
+                                       first_epoch=first_epoch, last_epoch=last_epoch, labels=self.labels,
+                                       steps_per_epoch=config.steps_per_epoch or 0)
+
+    def steps_per_epoch(self, config: TrainConfig) -> int:
+        from gantool.train.data import steps_per_epoch
+
+        return steps_per_epoch(config, self.images)
+
+
+def reads_as_mnist(data: str | Path | None) -> bool:
+    """True when ``data`` is read as MNIST: None, a folder holding an MNIST IDX file, or a file other than an
+    ``.npz`` without MNIST's arrays (a damaged file gets the MNIST reader's words, as before).
+
+    Raises:
+        DataError: ``data`` does not exist.
+    """
+    if data is None:
+        return True
+    from gantool.judge.mnist import IDX_NAMES, NPZ_KEYS
+
+    path = Path(data).expanduser()
+    if path.is_dir():
+        stems = [name for stem in IDX_NAMES.values() for name in (stem, stem.replace("-idx", ".idx"))]
+        return any((path / f"{stem}{ext}").is_file() for stem in stems for ext in ("", ".gz"))
+    if not path.exists():
+        raise DataError(f"`data` {path} does not exist; {HOW_TO_PASS}")
+    if not zipfile.is_zipfile(path):
+        return True
+    with zipfile.ZipFile(path) as archive:
+        names = {name.removesuffix(".npy") for name in archive.namelist()}
+    return bool(names & set(NPZ_KEYS))
+
+
+def load_run_data(config: TrainConfig, run: RunDir, data: str | None, resume: bool = False, epoch: int = 0,
+                  data_changed_ok: bool = False, log: Callable[[str], None] = print) -> RunData:
+    """The data ``config`` trains on in ``run``; with ``resume`` (after ``epoch``), checked against the run's.
+
+    A resumption without ``data`` reads the images the run was started with (config.json's record).
+
+    Raises:
+        DataError: unreadable data, or no readable image in it.
+        GantoolError: data this version cannot train (:func:`check_supported`), a ``batch_size`` larger
+            than the data, or a resumption on other data than the run's.
+    """
+    spec = config.spec
+    if spec.dataset != "mnist":
+        return RunData(None, None, "points (x, x^2), fresh each epoch", spec.dataset)
+    saved = saved_record(run) if resume else None
+    if data is None and saved is not None:
+        data = saved["source"]
+        log(f"Data: {data} (the images {run.root} was started with)")
+    if reads_as_mnist(data):
+        if saved is not None:
+            raise GantoolError(f"{run.root} was trained on the images in {saved['source']}, not MNIST; resume "
+                               "without `data`, or with `data` where those images are now")
+        return _mnist_data(config, data)
+    if resume and saved is None:
+        raise GantoolError(f"{run.root} was trained on MNIST, not on images; resume it without `data` or with "
+                           "MNIST's `data`")
+    cache_dir = run.root / CACHE_FOLDER
+    created = not cache_dir.exists()
+    try:
+        loaded = _images_data(config, data, cache_dir, log)
+        _check_batch(config, len(loaded.images), loaded.source)
+        if saved is not None:
+            record = same_data(saved, loaded.record, run.root, epoch, data_changed_ok, log)
+            loaded = dataclasses.replace(loaded, record=record)
+    except BaseException:
+        if created:  # a refused or interrupted start leaves the run folder as it found it
+            shutil.rmtree(cache_dir, ignore_errors=True)
+        raise
+    return loaded
+
+
+def check_supported(config: TrainConfig, image_size: int, channels: int, class_names: tuple[str, ...]) -> None:
+    """Refuse data this version cannot train: images other than 28x28 greyscale (the MNIST archs' shape),
+    classes other than 10, or unlabeled images for a config that reads classes."""
+    shape = (image_size, image_size, channels)
+    if shape != config.spec.output_shape:
+        raise GantoolError(f"the images come out {'x'.join(map(str, shape))}, and this version trains 28x28 "
+                           "greyscale (28x28x1) only (32, 64 and 128 pixels and colour are not in yet); pass "
+                           "`image_size` 28 and `channels` 1 to resize and convert them")
+    if class_names and len(class_names) != len(DIGIT_NAMES):
+        listed = ", ".join(class_names[:5]) + (", ..." if len(class_names) > 5 else "")
+        raise GantoolError(f"`data` has {len(class_names)} classes ({listed}); this version trains 10 classes "
+                           "(one sub-folder each, as MNIST's 0-9) or unlabeled images (no sub-folders)")
+    if not class_names and config.uses_labels:
+        reason = ("`arch` " + config.arch + " is conditional" if config.spec.num_classes else
+                  "its critic is told each image's class (`code_critic`)" if config.code_critic else
+                  "its critic learns each image's class (`aux_weight`)")
+        raise GantoolError(f"recipe {config.recipe or config.arch} needs labeled images ({reason}) and `data` has "
+                           "no class sub-folders; put the images in one sub-folder per class, or train the "
+                           "unlabeled `recipe` tutorial")
+
+
+def saved_record(run: RunDir) -> dict[str, Any] | None:
+    """config.json's ``data`` of the run (None: an MNIST run, or none saved)."""
+    try:
+        record = json.loads(run.config.read_text()).get("data")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return record if isinstance(record, dict) and "content_sha256" in record else None
+
+
+def same_data(saved: dict[str, Any], record: dict[str, Any], root: Path, epoch: int, data_changed_ok: bool,
+              log: Callable[[str], None]) -> dict[str, Any]:
+    """``record`` (the images now) for config.json, after checking it against ``saved`` (the run's so far).
+
+    The decoded content decides, not the file list's fingerprint: a folder copied without its times
+    is the same data. Images of another shape or other classes are always refused: the run's
+    generator is built for the ones it started with.
+    """
+    replaced = list(saved.get("replaced", []))
+    keys = ("image_size", "channels", "class_names")
+    if tuple(saved.get(k) for k in keys) != tuple(record[k] for k in keys):
+        def describe(r):
+            return f"{r['image_size']}x{r['image_size']}x{r['channels']}, classes {r['class_names'] or 'none'}"
+
+        raise GantoolError(f"{root} was trained on {describe(saved)} images; {record['source']} now gives "
+                           f"{describe(record)}; start a new run")
+    if saved["content_sha256"] != record["content_sha256"]:
+        if not data_changed_ok:
+            raise GantoolError(f"the images in {record['source']} changed since {root} started ({saved['count']} "
+                               f"then, {record['count']} now, other pixels or labels); restore them, or pass "
+                               "`data_changed_ok` to train on them from here")
+        log(f"Training on from epoch {epoch} on changed images ({saved['count']} before, {record['count']} now); "
+            "config.json records the data they replace")
+        replaced.append({"until_epoch": epoch, "count": saved["count"], "content_sha256": saved["content_sha256"]})
+    elif saved["fingerprint"] != record["fingerprint"]:
+        log("The image files were renamed, touched or copied since the run started; their pixels and labels are the same")
+    return {**record, "replaced": replaced} if replaced else record
+
+
+def _mnist_data(config: TrainConfig, data: str | None) -> RunData:
+    from gantool.judge.mnist import load_mnist
+
+    check_supported(config, config.image_size or DIGIT_SHAPE[0], config.channels or DIGIT_SHAPE[2], DIGIT_NAMES)
+    mnist = load_mnist(data)
+    _check_batch(config, len(mnist.x_train), mnist.source)
+    labels = mnist.y_train if config.uses_labels else None
+    return RunData(mnist.x_train, labels, f"{mnist.source} ({len(mnist.x_train)} images)", "mnist", DIGIT_SHAPE)
+
+
+def _images_data(config: TrainConfig, data: str, cache_dir: Path, log: Callable[[str], None]) -> RunData:
+    from gantool.train.images import load_images
+
+    log(f"Reading the images in {data}")
+    cache = load_images(data, cache_dir, image_size=config.image_size, channels=config.channels,
+                        progress=_progress(log, cache_dir), check=functools.partial(check_supported, config))
+    for line in cache.summary:
+        log(line)
+    if config.eval_every:
+        log("Note: the quality figures (`eval_every`) judge digits with the shipped MNIST classifier; they mean "
+            "nothing for images that are not digits")
+    record = {"dataset": "images", "source": str(Path(data).expanduser().resolve()), "count": len(cache.images),
+              "image_size": cache.image_size, "channels": cache.channels, "class_names": list(cache.class_names),
+              "fingerprint": cache.fingerprint, "content_sha256": cache.content_sha256,
+              "skipped_count": len(cache.skipped), "skipped": list(cache.skipped[:SKIPPED_NAMED])}
+    return RunData(cache.images, cache.labels if config.uses_labels else None,
+                   f"{record['source']} ({len(cache.images)} images)", "images", cache.image_shape,
+                   cache.class_names, record)
+
+
+def _check_batch(config: TrainConfig, count: int, source: str) -> None:
+    if config.batch_size > count:  # else every epoch has no step
+        raise GantoolError(f"`batch_size` {config.batch_size} is larger than the {count} training images in "
+                           f"{source}; lower it")
+
+
+def _progress(log: Callable[[str], None], cache_dir: Path, every: float = 10.0) -> Callable[[int, int], None]:
+    """``load_images``' progress: the bar ``fit()`` shows on a terminal, else a line every ``every`` seconds;
+    then the time it took."""
+    state: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == 1:
+            state.update(start=now, said=now)
+            log(f"Decoding {total:,} images into {cache_dir} (once: a resumption reuses them)")
+            if sys.stdout.isatty():
+                import keras
+
+                state["bar"] = keras.utils.Progbar(total, unit_name="image")
+        if "bar" in state:
+            state["bar"].update(done)
+        elif now - state["said"] >= every and done < total:
+            state["said"] = now
+            log(f"  {done:,} of {total:,} images decoded")
+        if done == total:
+            log(f"Decoded {total:,} images in {now - state['start']:.1f} s")
+
+    return update
