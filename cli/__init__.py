@@ -6,7 +6,7 @@ so ``gantool --help`` stays light.
 """
 
 # isort: off
-from gantool.cli import train_cmd, export_cmd, sample_cmd, eval_cmd, bench_cmd, web_cmd  # noqa: F401  (register commands)
+from gantool.cli import train_cmd, classifier_cmd, export_cmd, sample_cmd, eval_cmd, bench_cmd, web_cmd  # noqa: F401  (register commands)
 # isort: on
 from gantool.cli.app import app, run
 

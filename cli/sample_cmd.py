@@ -19,12 +19,13 @@ def sample(
     seed: Annotated[int, typer.Option(help="Latent seed (the latent convention: see gantool info).")] = 0,
     cols: Annotated[int | None, typer.Option(help="Images per grid row (default: the count's square root, rounded up; with --digits: samples per digit, default 8).", show_default=False)] = None,
     npy: Annotated[Path | None, typer.Option(help="Write the samples as .npy: uint8 images (count, H, W, C), or float32 points (count, 2); up to 1,000,000.")] = None,
-    digit: Annotated[int | None, typer.Option("--digit", "--label", help="Only this digit: a conditional model is asked for it, a model of the default recipe (its latent names the digit) gets latents set to name it; any other is filtered with the shipped classifier.")] = None,
+    digit: Annotated[int | None, typer.Option("--digit", help="Only this digit: a conditional model is asked for it, a model of the default recipe (its latent names the digit) gets latents set to name it; any other is filtered with the shipped classifier.")] = None,
+    label: Annotated[str | None, typer.Option("--label", help="Only this class, by name, for a model trained on class folders (gantool info lists them), drawn as --digit draws a digit; a model without class names takes a number.")] = None,
     digits: Annotated[str | None, typer.Option(help="One row per digit, e.g. 0-9 or 1,3,7 (--cols samples each).")] = None,
     threads: Annotated[int | None, typer.Option(help="Inference threads, onnxruntime or LiteRT (default: all cores).")] = None,
     scale: Annotated[int, typer.Option(help="Upscale the grid by this integer factor.")] = 1,
 ) -> None:
-    """Draw digits (or points) from an exported model (no TensorFlow needed).
+    """Draw digits, images (or points) from an exported model (no TensorFlow needed).
 
     \b
     Examples:
@@ -32,11 +33,13 @@ def sample(
       gantool sample --model g.onnx --out grid.png --count 64 --seed 3
       gantool sample --model cdcgan.onnx --digit 7 --out sevens.png
       gantool sample --model cdcgan.onnx --digits 0-9 --out table.png
+      gantool sample --model pets.onnx --label cat --out cats.png
       gantool sample --model quadratic.onnx --out points.png --npy points.npy
     """
     from gantool.runtime.sampling import sample_to_files
 
-    written = sample_to_files(model, out, npy, count, seed, cols, digit=digit, digits=digits, threads=threads, scale=scale)
+    written = sample_to_files(model, out, npy, count, seed, cols, digit=digit, digits=digits, threads=threads, scale=scale,
+                              label=label)
     for note in written.notes:
         typer.echo(note, err=True)
     typer.echo(f"Wrote {' and '.join(map(str, written.paths))} ({written.count} {written.what}, seed {seed}, "

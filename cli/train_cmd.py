@@ -1,4 +1,4 @@
-"""``gantool train`` and ``gantool train-classifier``."""
+"""``gantool train``."""
 
 from __future__ import annotations
 
@@ -144,24 +144,3 @@ train.__annotations__ = {p.name: p.annotation for p in train.__signature__.param
 train.parameter_aliases = FLAG_NAMES
 app.command("train", cls=PanelCommand, help=_train_help())(handle_errors(train))
 
-
-@app.command("train-classifier")
-@handle_errors
-def train_classifier_command(
-    data: Annotated[Path, typer.Option(help="Keras mnist.npz or a folder of MNIST IDX files (its SHA-256 goes into the metadata).")],
-    out: Annotated[Path, typer.Option(help="Folder for classifier.onnx and classifier_stats.npz.")] = Path("runtime/assets"),
-    epochs: Annotated[int, typer.Option(help="Passes over the 60,000 training digits.")] = 6,
-    batch_size: Annotated[int, typer.Option(help="Digits per step.")] = 128,
-    lr: Annotated[float, typer.Option(help="Peak Adam learning rate (cosine decay to 0).")] = 2e-3,
-    seed: Annotated[int, typer.Option(help="Seed for weights, shuffling, shifts and dropout.")] = 0,
-) -> None:
-    """Train the MNIST classifier that judges digits; write it as ONNX with its reference statistics.
-
-    Example: gantool train-classifier --data mnist.npz --out runtime/assets
-    """
-    from gantool.train.classifier import ClassifierConfig, make_classifier_assets
-
-    config = ClassifierConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
-    onnx_path, stats_path, trained = make_classifier_assets(data, out, config, log=typer.echo)
-    typer.echo(f"Wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.2f} MB, test accuracy {trained.accuracy:.4f}, "
-               f"trained in {trained.seconds:.0f} s) and {stats_path}")

@@ -21,8 +21,9 @@ def web(
     serve: Annotated[bool, typer.Option("--serve", help="Then serve the site on 127.0.0.1 with cross-origin isolation (threads on) until Ctrl-C.")] = False,
     port: Annotated[int, typer.Option(help="Port for --serve.")] = DEFAULT_PORT,
 ) -> None:
-    """Write a static page that draws digits in the browser (onnxruntime-web), the same digits as
-    gantool sample for the same seed. No TensorFlow, no build step: serve the folder anywhere.
+    """Write a static page that draws a model's digits or images in the browser (onnxruntime-web), the
+    same ones as gantool sample for the same seed; a model with named classes gets a class picker.
+    No TensorFlow, no build step: serve the folder anywhere.
 
     \b
     Examples:

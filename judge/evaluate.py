@@ -1,4 +1,4 @@
-"""Judge digits with the shipped classifier: a generator, or any batch of images.
+"""Judge digits with the shipped classifier, or any images with a classifier of their own: a generator, or a batch.
 
 Runtime only (numpy + onnxruntime). Three entry points, from lowest to highest:
 
@@ -13,6 +13,11 @@ Example:
     >>> from gantool.runtime import Generator
     >>> report, sheet = evaluate_generator(Generator.load("g.onnx"), count=10_000, seed=0)
     >>> report.model.fid, report.floor.fid
+
+Images of your own (any square size, grey or colour) are judged the same way with a classifier
+trained on them (``gantool train-classifier --data DIR``): :func:`gantool.judge.real.load_real`
+reads their images as :class:`RealDigits` (training and held-out split), and
+:func:`gantool.judge.real.reference_for` takes the FID reference from the held-out ones.
 """
 
 from __future__ import annotations
@@ -25,9 +30,9 @@ from typing import Any
 import numpy as np
 
 from gantool.errors import GantoolError, ModelFileError
-from gantool.judge.metrics import class_balance, fid, mnist_score, prdc
+from gantool.judge.metrics import DENSITY_COVERAGE_K, class_balance, fid, mnist_score, prdc
 from gantool.judge.reference import ReferenceStats, subset_indices
-from gantool.runtime.classifier import NUM_CLASSES, Classifier, softmax, to_classifier_input
+from gantool.runtime.classifier import Classifier, describe_shape, softmax, to_classifier_input
 from gantool.runtime.contract import DEFAULT_VALUE_RANGE
 
 MIN_COUNT = 20
@@ -102,7 +107,8 @@ def load_judge(classifier: Classifier | None = None,
     if digest != reference.classifier_sha256:
         raise ModelFileError(
             f"reference statistics were computed with another classifier than {classifier.path}; "
-            "rebuild both with `gantool train-classifier --data mnist.npz --out runtime/assets`"
+            "rebuild both with `gantool train-classifier --data mnist.npz --out runtime/assets`, or, for a classifier "
+            "of your own images, take the reference from them (gantool.judge.real.reference_for)"
         )
     return classifier, reference
 
@@ -112,7 +118,7 @@ def evaluate_outputs(logits: np.ndarray, features: np.ndarray, reference: Refere
     """Figures from the classifier's outputs for ``n`` digits.
 
     Args:
-        logits: ``(n, 10)`` classifier logits.
+        logits: ``(n, classes)`` classifier logits.
         features: ``(n, d)`` classifier features.
         reference: statistics holding the FID reference (MNIST test set).
         real_features: features of real digits for precision/recall/density/coverage, or None to skip them.
@@ -131,7 +137,8 @@ def evaluate_outputs(logits: np.ndarray, features: np.ndarray, reference: Refere
         hits = np.argmax(logits, axis=1) == np.asarray(labels)
         figures["class_accuracy"] = float(hits.mean())
         figures["per_class_accuracy"] = tuple(
-            float(hits[labels == digit].mean()) if np.any(labels == digit) else float("nan") for digit in range(NUM_CLASSES))
+            float(hits[labels == digit].mean()) if np.any(labels == digit) else float("nan")
+            for digit in range(logits.shape[1]))
     return Evaluation(
         count=len(logits), fid=fid(features, reference.test_mean, reference.test_cov),
         mnist_score=score, mnist_score_sd=score_sd, class_kl=balance.kl_to_uniform,
@@ -150,7 +157,7 @@ def evaluate_images(images: np.ndarray, classifier: Classifier | None = None, re
         >>> evaluate_images(generator(z, training=False).numpy()).fid
     """
     classifier, reference = load_judge(classifier, reference)
-    inputs = to_classifier_input(images, value_range)
+    inputs = to_classifier_input(images, value_range, classifier.image_shape)
     logits, features = classifier.predict(inputs)
     return evaluate_outputs(logits, features, reference, real_features, labels)
 
@@ -169,6 +176,9 @@ class EvalReport:
         seconds: wall time of the evaluation.
         classifier: the classifier's accuracy and file hash.
         asked: for a generator told which digit to draw, how it was told (:data:`ASKED`), else "".
+        class_names: the classifier's class names (empty: the digits 0..9).
+        real_source: where the real images came from (``MNIST``, or the folder given).
+        reference_source: what the FID reference was computed on (``MNIST test digits``, or held-out images).
     """
 
     source: str
@@ -180,6 +190,9 @@ class EvalReport:
     seconds: float
     classifier: dict[str, Any]
     asked: str = ""
+    class_names: tuple[str, ...] = ()
+    real_source: str = "MNIST"
+    reference_source: str = "MNIST test digits"
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -189,25 +202,53 @@ class EvalReport:
 
 @dataclasses.dataclass(frozen=True)
 class RealDigits:
-    """Real MNIST digits (uint8 ``(n, 28, 28)``) for PRDC and an exact floor at any ``n``."""
+    """Real images (uint8 ``(n, 28, 28)`` MNIST digits, or ``(n, h, w, c)``) for PRDC and an exact floor at any ``n``.
+
+    Args:
+        x_train: the images the floor draws from (a classifier's training split).
+        x_test: the images PRDC compares with (and, for a classifier of your own, the FID reference).
+        source: ``MNIST``, or the folder / ``.npz`` they were read from.
+        class_names: their classes' names (empty for MNIST).
+        y_test: the labels of ``x_test``, when known.
+        content_sha256: the decoded data's digest (:func:`gantool.judge.images.content_sha256`), when read from images.
+    """
 
     x_train: np.ndarray
     x_test: np.ndarray
+    source: str = "MNIST"
+    class_names: tuple[str, ...] = ()
+    y_test: np.ndarray | None = None
+    content_sha256: str = ""
 
 
 def _real_features(classifier: Classifier, real: RealDigits | None, count: int) -> np.ndarray | None:
-    """Features of ``min(count, len(x_test))`` test digits (the seeded subset the floor table used)."""
-    if real is None:
+    """Features of ``min(count, len(x_test))`` test digits (the seeded subset the floor table used); None
+    without real digits or with too few for density and coverage's neighbours."""
+    if real is None or len(real.x_test) <= DENSITY_COVERAGE_K:
         return None
     return classifier.predict(real.x_test[subset_indices(len(real.x_test), count)])[1]
 
 
 def _floor(classifier: Classifier, reference: ReferenceStats, real: RealDigits | None, count: int,
            real_features: np.ndarray | None) -> tuple[Evaluation, int, str]:
-    """The real-data floor at ``count``: shipped table, else computed from ``real``, else the nearest ``n``."""
+    """The real-data floor at ``count``: shipped table, else computed from ``real``, else the nearest ``n``.
+
+    A reference without a table (a classifier of your own images) takes its floor from ``real``'s
+    training images: ``count`` of them, or all of them when there are fewer.
+    """
+    if not reference.floor:
+        available = len(real.x_train)
+        if available < MIN_COUNT:
+            raise GantoolError(f"`data` {real.source} leaves {available} training images beside the held-out ones; "
+                               f"the real-data floor needs at least {MIN_COUNT}")
+        chosen = subset_indices(available, count)
+        logits, features = classifier.predict(real.x_train[chosen])
+        how = f"n={len(chosen)}" if len(chosen) == count else f"all {len(chosen)} (fewer than n={count})"
+        return (evaluate_outputs(logits, features, reference, real_features), len(chosen),
+                f"computed from the given images, {how}")
     figures, table_count = reference.floor_at(count)
     # The table was made from the full MNIST set; other data (a subset, say) gets its own floor.
-    full_mnist = real is None or (len(real.x_train), len(real.x_test)) == FULL_MNIST
+    full_mnist = real is None or (real.source == "MNIST" and (len(real.x_train), len(real.x_test)) == FULL_MNIST)
     if table_count == count and full_mnist:
         return Evaluation.from_dict(figures), count, f"shipped table, n={count}"
     if real is not None and count <= len(real.x_train):
@@ -219,9 +260,9 @@ def _floor(classifier: Classifier, reference: ReferenceStats, real: RealDigits |
 
 def _collect(batches, classifier: Classifier, count: int, per_class: int):
     """Run image batches through the classifier, keeping up to ``per_class`` uint8 samples per predicted class."""
-    logits = np.empty((count, NUM_CLASSES), dtype=np.float32)
+    logits = np.empty((count, classifier.num_classes), dtype=np.float32)
     features = np.empty((count, classifier.feature_dim), dtype=np.float32)
-    kept: list[list[np.ndarray]] = [[] for _ in range(NUM_CLASSES)]
+    kept: list[list[np.ndarray]] = [[] for _ in range(classifier.num_classes)]
     start = 0
     for batch in batches:
         stop = start + len(batch)
@@ -231,7 +272,7 @@ def _collect(batches, classifier: Classifier, count: int, per_class: int):
                 if len(kept[label]) < per_class:
                     kept[label].append(_float_to_uint8(image))
         start = stop
-    sheet = [np.stack(images) if images else np.zeros((0, 28, 28, 1), np.uint8) for images in kept]
+    sheet = [np.stack(images) if images else np.zeros((0, *classifier.image_shape), np.uint8) for images in kept]
     return logits, features, sheet
 
 
@@ -247,7 +288,10 @@ def _report(source: str, seed: int | None, logits: np.ndarray, features: np.ndar
     return EvalReport(
         source=source, seed=seed, model=model, floor=floor, floor_count=floor_count, floor_source=floor_source,
         seconds=time.perf_counter() - started,
-        classifier={"accuracy": info.get("accuracy"), "sha256": reference.classifier_sha256},
+        classifier={"accuracy": info.get("accuracy"), "sha256": reference.classifier_sha256,
+                    "path": str(classifier.path), "classes": classifier.num_classes},
+        class_names=classifier.class_names, real_source=real.source if real is not None else "MNIST",
+        reference_source="MNIST test digits" if reference.floor else f"the held-out images of {real.source}",
     )
 
 
@@ -262,34 +306,65 @@ def _check_count(count: int) -> None:
 def evaluate_generator(generator, count: int = DEFAULT_COUNT, seed: int = 0, real: RealDigits | None = None,
                        classifier: Classifier | None = None, reference: ReferenceStats | None = None,
                        per_class: int = SHEET_PER_CLASS) -> tuple[EvalReport, list[np.ndarray]]:
-    """Sample ``count`` digits of ``generator`` (latent convention, ``seed``) and judge them.
+    """Sample ``count`` images of ``generator`` (latent convention, ``seed``) and judge them.
 
     Args:
-        generator: a :class:`gantool.runtime.Generator` producing 28x28x1 images.
-        count: digits to draw; the floor is given at the same ``n``.
+        generator: a :class:`gantool.runtime.Generator` producing images of the classifier's shape
+            (28x28x1 for the shipped one).
+        count: images to draw; the floor is given at the same ``n``.
         seed: latent seed.
-        real: real digits, to add precision/recall/density/coverage and an exact floor at any ``n``.
+        real: real images, to add precision/recall/density/coverage and an exact floor at any ``n``.
+        classifier, reference: the judge (default: the shipped MNIST classifier and its statistics);
+            for a classifier of your own, :func:`gantool.judge.real.reference_for` gives the reference.
         per_class: samples kept per predicted class for the contact sheet.
 
     Returns:
-        The report, and for each class 0..9 up to ``per_class`` uint8 samples predicted as it.
+        The report, and for each class up to ``per_class`` uint8 samples predicted as it.
+
+    Raises:
+        GantoolError: the generator's images are not of the classifier's shape.
     """
     _check_count(count)
-    if not generator.contract.is_image or tuple(generator.contract.image_shape) != (28, 28, 1):
-        raise GantoolError(f"the MNIST classifier judges 28x28x1 digits; {generator.path} makes "
-                           f"{generator.contract.output_kind} {generator.contract.output_shape}")
+    classifier = classifier or Classifier.load()
+    check_shapes(generator, classifier)
     started = time.perf_counter()
     classifier, reference = load_judge(classifier, reference)
     value_range = generator.contract.value_range
-    batches = (to_classifier_input(b, value_range) for b in generator.iter_batches(count, seed, batch_size=BATCH))
+    batches = (to_classifier_input(b, value_range, classifier.image_shape)
+               for b in generator.iter_batches(count, seed, batch_size=BATCH))
     logits, features, sheet = _collect(batches, classifier, count, per_class)
     labels, asked = asked_digits(generator.contract, count, seed)
+    if labels is not None and not same_classes(generator.contract, classifier):
+        labels, asked = None, ""
     report = _report(str(generator.path), seed, logits, features, classifier, reference, real, started, labels)
     return dataclasses.replace(report, asked=asked), sheet
 
 
+def check_shapes(generator, classifier: Classifier) -> None:
+    """Refuse a generator whose samples the classifier cannot take (another size or channel count, or points)."""
+    contract = generator.contract
+    if contract.is_image and tuple(contract.image_shape) == tuple(classifier.image_shape):
+        return
+    makes = (f"{describe_shape(contract.image_shape)} images" if contract.is_image
+             else f"{contract.output_kind} {contract.output_shape}")
+    if classifier.bundled:
+        raise GantoolError(f"the MNIST classifier judges 28x28x1 digits; {generator.path} makes {makes}: pass "
+                           "`classifier` (gantool train-classifier --data DIR makes one for your images)")
+    raise GantoolError(f"`classifier` {classifier.path} judges {describe_shape(classifier.image_shape)} images; "
+                       f"{generator.path} makes {makes}: pass a classifier trained on images of its size and channels")
+
+
+def same_classes(contract, classifier: Classifier) -> bool:
+    """True when the generator's class k is the classifier's class k, for each of its classes: by name, a class
+    without a name being its digit (MNIST's, on either side)."""
+    theirs = classifier.class_names or tuple(str(k) for k in range(classifier.num_classes))
+    ours = contract.class_names or tuple(str(k) for k in range(contract.num_classes or contract.digit_code))
+    return tuple(ours) == tuple(theirs[:len(ours)])
+
+
 # How a generator was told the digit to draw, as eval reports it.
 ASKED = {"labels": "the requested digit (labels 0..9 in turn)", "code": "the digit each latent names (its digit code)"}
+ASKED_CLASS = {"labels": "the requested class (each label in turn)", "code": "the class each latent names (its code)"}
 
 
 def asked_digits(contract, count: int, seed: int) -> tuple[np.ndarray | None, str]:
@@ -298,23 +373,24 @@ def asked_digits(contract, count: int, seed: int) -> tuple[np.ndarray | None, st
     A conditional generator is sampled with the convention's labels (each digit count/10 times);
     a generator with a digit code draws the argmax of each latent's code; any other: (None, "").
     """
+    asked = ASKED_CLASS if contract.class_names else ASKED
     if contract.conditional:
-        return contract.default_labels(count), ASKED["labels"]
+        return contract.default_labels(count), asked["labels"]
     if contract.digit_code:
         from gantool.runtime.contract import latents
 
-        return np.argmax(latents(count, contract.latent_dim, seed)[:, :contract.digit_code], axis=1), ASKED["code"]
+        return np.argmax(latents(count, contract.latent_dim, seed)[:, :contract.digit_code], axis=1), asked["code"]
     return None, ""
 
 
 def evaluate_real(images: np.ndarray, source: str, real: RealDigits | None = None,
                   classifier: Classifier | None = None, reference: ReferenceStats | None = None,
                   per_class: int = SHEET_PER_CLASS) -> tuple[EvalReport, list[np.ndarray]]:
-    """Judge given digits (uint8, or floats in [-1, 1]) exactly like a generator's samples."""
+    """Judge given images (uint8, or floats in [-1, 1]) exactly like a generator's samples."""
     _check_count(len(images))
     started = time.perf_counter()
     classifier, reference = load_judge(classifier, reference)
-    inputs = to_classifier_input(images)
+    inputs = to_classifier_input(images, image_shape=classifier.image_shape)
     batches = (inputs[start : start + BATCH] for start in range(0, len(inputs), BATCH))
     logits, features, sheet = _collect(batches, classifier, len(inputs), per_class)
     return _report(source, None, logits, features, classifier, reference, real, started), sheet
@@ -333,11 +409,11 @@ def evaluate_split(real: RealDigits, split: str, count: int, classifier: Classif
     if split not in pools:
         raise GantoolError(f"`real` must be test or train, got {split!r}")
     pool = pools[split]
+    what = f"MNIST {split} digits" if real.source == "MNIST" else f"{real.source} {split} images"
     if count > len(pool):
-        raise GantoolError(f"`count` {count} exceeds the {len(pool)} MNIST {split} digits; "
-                           f"use `count` {len(pool)} or fewer")
+        raise GantoolError(f"`count` {count} exceeds the {len(pool)} {what}; use `count` {len(pool)} or fewer")
     chosen = pool[subset_indices(len(pool), count)]
-    return evaluate_real(chosen, f"MNIST {split} digits", real=real, classifier=classifier, reference=reference,
+    return evaluate_real(chosen, what, real=real, classifier=classifier, reference=reference,
                          per_class=per_class)
 
 

@@ -28,43 +28,70 @@ def _cell(evaluation: Evaluation, attribute: str, fmt: str | None) -> str:
     return "needs real digits" if value is None else fmt.format(value)
 
 
+def _row_labels(report: EvalReport) -> dict[str, str]:
+    """Row labels that fit the classifier: the MNIST score for digits, the classifier score for named classes."""
+    classes = len(report.model.class_shares)
+    labels = {attribute: label for label, attribute, _ in ROWS}
+    if report.class_names:
+        labels["mnist_score"] = f"classifier score (max {classes})"
+        labels["min_class_share"] = f"smallest class share ({1 / classes:.3f} = even)"
+    return labels
+
+
+def _shares(values, names) -> str:
+    return " ".join(f"{names[i] if names else i}:{value:.3f}" for i, value in enumerate(values))
+
+
 def format_table(report: EvalReport) -> str:
     """The report as an aligned plain-text table, model beside floor, with class shares below."""
     seed = "" if report.seed is None else f", seed {report.seed}"
     header = ("metric", f"judged (n={report.model.count})", f"real floor (n={report.floor_count})")
     rows = [header]
-    for label, attribute, fmt in ROWS:
+    labels = _row_labels(report)
+    for _, attribute, fmt in ROWS:
         if attribute in PRDC_KEYS and report.model.precision is None and report.floor.precision is None:
             continue
-        rows.append((label, _cell(report.model, attribute, fmt), _cell(report.floor, attribute, fmt)))
+        rows.append((labels[attribute], _cell(report.model, attribute, fmt), _cell(report.floor, attribute, fmt)))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = [f"{report.source}: {report.model.count} digits{seed}, judged in {report.seconds:.1f} s"]
+    lines = [f"{report.source}: {report.model.count} {'images' if report.class_names else 'digits'}{seed}, "
+             f"judged in {report.seconds:.1f} s"]
     for index, row in enumerate(rows):
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip())
         if index == 0:
             lines.append("  ".join("-" * width for width in widths))
-    lines.append("class shares  " + " ".join(f"{d}:{s:.3f}" for d, s in enumerate(report.model.class_shares)))
-    lines.append("floor shares  " + " ".join(f"{d}:{s:.3f}" for d, s in enumerate(report.floor.class_shares)))
+    names = report.class_names
+    lines.append("class shares  " + _shares(report.model.class_shares, names))
+    lines.append("floor shares  " + _shares(report.floor.class_shares, names))
     if report.model.class_accuracy is not None:
         lines.append(f"the classifier agrees with {report.asked or 'the requested digit'} on "
                      f"{report.model.class_accuracy:.4f} of samples")
-        lines.append("per digit     " + " ".join(f"{d}:{a:.3f}" for d, a in enumerate(report.model.per_class_accuracy)))
+        lines.append(("per digit     " if not names else "per class     ")
+                     + _shares(report.model.per_class_accuracy, names))
     accuracy = report.classifier.get("accuracy")
     judge = f"classifier test accuracy {accuracy:.4f}; " if isinstance(accuracy, float) else ""
-    lines.append(f"{judge}floor: real MNIST training digits vs test statistics ({report.floor_source})")
-    if report.model.precision is None:
+    if report.real_source == "MNIST":
+        lines.append(f"{judge}floor: real MNIST training digits vs test statistics ({report.floor_source})")
+    else:
+        lines.append(f"{judge}floor: real training images of {report.real_source} vs the statistics of "
+                     f"{report.reference_source} ({report.floor_source})")
+    if report.model.precision is None and report.real_source == "MNIST":
         lines.append("precision/recall/density/coverage: give real test digits to compare with (gantool eval --data mnist.npz)")
+    elif report.model.precision is None:
+        lines.append(f"precision/recall/density/coverage: {report.real_source} holds out too few images to compare with")
     return "\n".join(lines)
 
 
 def contact_sheet(sheet: list[np.ndarray], per_class: int, scale: int = 2) -> np.ndarray:
-    """One row per predicted class 0..9 with up to ``per_class`` samples; empty slots stay black.
+    """One row per predicted class (0..9 for digits) with up to ``per_class`` samples; empty slots stay black.
+
+    Args:
+        sheet: per class, uint8 samples ``(k, height, width, channels)``, all of one shape.
 
     Returns:
-        A uint8 grey image ready for :func:`gantool.runtime.images.save_png`.
+        A uint8 image (grey or RGB, as the samples) ready for :func:`gantool.runtime.images.save_png`.
     """
-    height, width = 28, 28
-    tiles = np.zeros((len(sheet) * per_class, height, width, 1), dtype=np.uint8)
+    shape = next((images.shape[1:] for images in sheet if images.ndim == 4), (28, 28, 1))
+    tiles = np.zeros((len(sheet) * per_class, *shape), dtype=np.uint8)
     for digit, images in enumerate(sheet):
         tiles[digit * per_class : digit * per_class + len(images)] = images[:per_class]
     return make_grid(tiles, cols=per_class, scale=scale)

@@ -195,6 +195,21 @@ class ModelContract:
         """True for a model of MNIST's shape (28x28, one channel): what the shipped classifier can judge."""
         return self.is_image and tuple(self.output_shape) == DIGIT_SHAPE
 
+    @property
+    def classes_are_digits(self) -> bool:
+        """True when a class index is the digit it draws: no class names (MNIST's classes), or the names
+        ``"0"``, ``"1"``, ... in label order (a folder of digits)."""
+        return self.class_names == tuple(str(i) for i in range(len(self.class_names)))
+
+    @property
+    def is_digit_model(self) -> bool:
+        """True for a model of digits: MNIST's shape, and classes that are digits (named so, or MNIST's own)."""
+        return self.draws_digits and self.classes_are_digits and (bool(self.class_names) or self.dataset == "mnist")
+
+    def class_word(self, label: int) -> str:
+        """How to name class ``label`` to a person: its name, or the digit."""
+        return self.class_names[label] if self.class_names else str(label)
+
     def default_labels(self, count: int) -> np.ndarray | None:
         """Labels of the documented convention for ``count`` samples (None when unconditional)."""
         return default_labels(count, self.num_classes) if self.conditional else None

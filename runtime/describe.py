@@ -78,11 +78,15 @@ def describe_fields(generator, recipe: str | None = None) -> list[tuple[str, str
         choice = graph_choice(generator.backend)
         fields.append(("graph", "\n    ".join(describe_choice(choice)) if choice else graph))
     fields.append(("latents", contract.latent_convention))
+    ask = "gantool sample --digit D / --digits 0-9" if contract.classes_are_digits else "gantool sample --label NAME"
     if contract.conditional:
-        fields.append(("labels", "default: numpy.arange(count) % num_classes; gantool sample --digit D / --digits 0-9"))
+        fields.append(("labels", f"default: numpy.arange(count) % num_classes; {ask}"))
     if contract.digit_code:
-        fields.append(("digit", f"the argmax of z[:, :{contract.digit_code}] names the digit drawn; "
-                                "gantool sample --digit D / --digits 0-9 sets it"))
+        kind = "class" if contract.class_names else "digit"
+        fields.append((kind, f"the argmax of z[:, :{contract.digit_code}] names the {kind} drawn; {ask} sets it"))
+    if contract.class_names:
+        fields.append(("classes", ", ".join(f"{i} {name}" for i, name in enumerate(contract.class_names))))
+    fields.append(("data", describe_data(contract)))
     fields.append(("gantool", contract.gantool_version))
     if recipe:
         fields.append(("recipe", f"{recipe} (gantool train --recipe {recipe})"))
@@ -90,6 +94,32 @@ def describe_fields(generator, recipe: str | None = None) -> list[tuple[str, str
         fields.append(("training", ", ".join(f"{k}={v}" for k, v in sorted(contract.training.items()) if v is not None)))
     fields += [(f"eval {key}", str(value)) for key, value in sorted(contract.evaluation.items())]
     return fields
+
+
+def describe_data(contract) -> str:
+    """What the model was trained on: the dataset, its classes, and what the training config recorded of
+    the data (its settings whose names start with ``data``: the source, its fingerprint)."""
+    if contract.class_names:
+        classes = f"{len(contract.class_names)} classes"
+    elif contract.num_classes or contract.digit_code:
+        classes = f"{contract.num_classes or contract.digit_code} digit classes"
+    else:
+        classes = "" if contract.dataset == "mnist" else "unlabeled"
+    recorded = [f"{key} {_data_value(value)}" for key, value in sorted(contract.training.items())
+                if key.startswith("data") and value not in (None, "", {})]
+    return "; ".join(part for part in (contract.dataset, classes, *recorded) if part)
+
+
+def _data_value(value) -> str:
+    """A recorded data setting; a record of images (a dict) as its source, count and content digest."""
+    if not isinstance(value, dict):
+        return str(value)
+    parts = [str(value["source"])] if value.get("source") else []
+    if value.get("count"):
+        parts.append(f"{value['count']} images")
+    if value.get("content_sha256"):
+        parts.append(f"content sha256 {value['content_sha256']}")
+    return ", ".join(parts)
 
 
 def describe(generator, recipe: str | None = None) -> list[str]:

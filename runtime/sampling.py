@@ -13,6 +13,10 @@
   says how many it drew.
 - A points model returns float points ``(count, dims)``.
 
+A model whose contract names its classes (``class_names``: trained on a folder with one sub-folder
+per class) is asked for a class by name (``label="cat"``, :func:`resolve_label`); ``digit`` and
+``digits`` stay for models whose classes are digits.
+
 :func:`sample_to_files` is ``gantool sample`` as a function: it checks the request, draws,
 and writes the grid (or scatter plot) and the ``.npy`` file.
 """
@@ -67,6 +71,36 @@ class Drawn:
     note: str = ""
 
 
+def resolve_label(contract, label: str) -> int:
+    """The class index ``label`` names: one of the contract's ``class_names``, or, for a model whose classes
+    have no names (MNIST's), a class index written as a number.
+
+    Raises:
+        GantoolError: an unknown name (the message lists the names), or a model without classes.
+    """
+    names = contract.class_names
+    text = str(label).strip()
+    if names:
+        if text not in names:
+            raise GantoolError(f"`label` {text!r} is not a class of this model; its classes: {', '.join(names)}")
+        return names.index(text)
+    if not (contract.num_classes or contract.digit_code or contract.draws_digits):
+        raise GantoolError("this model draws no classes; drop `label`")
+    try:
+        return int(text)
+    except ValueError:
+        classes = contract.num_classes or contract.digit_code or 10
+        raise GantoolError(f"`label` {text!r}: this model's classes have no names, they are the digits "
+                           f"0..{classes - 1}; pass one of them") from None
+
+
+def check_digits_are_classes(contract) -> None:
+    """Refuse ``digit``/``digits`` for a model whose classes are named otherwise (it takes ``label``)."""
+    if not contract.classes_are_digits:
+        raise GantoolError(f"this model's classes are not digits but {', '.join(contract.class_names)}; "
+                           "ask for one with `label` NAME")
+
+
 def check_digit(generator, digit: int) -> int:
     contract = generator.contract
     if not contract.is_image:
@@ -109,10 +143,11 @@ def draw(generator, count: int, seed: int, cols: int, digit: int | None = None,
     if digit is not None:
         check_digit(generator, digit)
         if contract.conditional:
-            return Drawn(generator.sample(count, seed, labels=digit), cols, f"label {digit}")
+            return Drawn(generator.sample(count, seed, labels=digit), cols, f"label {contract.class_word(digit)}")
         if contract.digit_code:
-            return Drawn(named(generator, digit, count, seed), cols, f"latents set to name digit {digit} "
-                                                                     "(the model's digit code)")
+            kind = "class" if contract.class_names else "digit"
+            return Drawn(named(generator, digit, count, seed), cols,
+                         f"latents set to name {kind} {contract.class_word(digit)} (the model's {kind} code)")
         images, drawn = filter_digit(generator, digit, count, seed)
         return Drawn(images, cols, f"unconditional model: filtered with the shipped classifier, "
                                    f"kept {count} of {drawn} samples it calls a {digit}")
@@ -161,7 +196,7 @@ class Written:
     Args:
         paths: the files written (grid or plot PNG, ``.npy``).
         count: samples drawn.
-        what: ``digits`` (a 28x28 grey model), ``images`` (any other image model) or ``points``.
+        what: ``digits`` (a 28x28 grey model of digits), ``images`` (any other image model) or ``points``.
         model: the model file's name.
         notes: what the user should know beyond that (how the contract was found, filtering).
     """
@@ -179,7 +214,7 @@ def default_cols(count: int) -> int:
 
 
 def _check_request(out, npy, count: int | None, cols: int | None, digit: int | None, digits: str | None,
-                   scale: int) -> tuple[int, int, list[int] | None]:
+                   scale: int, label: str | None = None) -> tuple[int, int, list[int] | None]:
     """The number of samples to draw, the grid's columns and the parsed ``digits``, once the request makes sense."""
     from gantool.runtime.images import MAX_GRID_IMAGES
 
@@ -187,6 +222,8 @@ def _check_request(out, npy, count: int | None, cols: int | None, digit: int | N
         raise GantoolError("nothing to write: pass `out` (a grid PNG) and/or `npy` (the samples as .npy)")
     if digit is not None and digits is not None:
         raise GantoolError("pass `digit` or `digits`, not both")
+    if label is not None and (digit is not None or digits is not None):
+        raise GantoolError("pass `label` or `digit`/`digits`, not both")
     if digits is not None and count is not None:
         raise GantoolError("`digits` draws one row per digit; set the samples per digit with `cols`, not `count`")
     digit_list = parse_digits(digits) if digits is not None else None
@@ -210,7 +247,8 @@ def _check_request(out, npy, count: int | None, cols: int | None, digit: int | N
 
 def sample_to_files(model: str | Path | None = None, out: str | Path | None = None, npy: str | Path | None = None,
                     count: int | None = None, seed: int = 0, cols: int | None = None, digit: int | None = None,
-                    digits: str | None = None, threads: int | None = None, scale: int = 1) -> Written:
+                    digits: str | None = None, threads: int | None = None, scale: int = 1,
+                    label: str | None = None) -> Written:
     """Draw from ``model`` and write a PNG grid (a scatter plot for points) to ``out`` and/or the samples to ``npy``.
 
     Args:
@@ -226,6 +264,8 @@ def sample_to_files(model: str | Path | None = None, out: str | Path | None = No
         digits: one row per digit, e.g. ``0-9`` or ``1,3,7``.
         threads: inference threads.
         scale: integer upscaling of the grid.
+        label: only this class, by its name in the contract's ``class_names`` (a model without names:
+            its index); drawn as ``digit`` is.
 
     Raises:
         GantoolError: the request makes no sense, a path cannot be written, or the model cannot be run.
@@ -234,12 +274,16 @@ def sample_to_files(model: str | Path | None = None, out: str | Path | None = No
     from gantool.runtime.generator import Generator
     from gantool.runtime.images import make_grid, png_bytes, save_png
 
-    count, cols, digit_list = _check_request(out, npy, count, cols, digit, digits, scale)
+    count, cols, digit_list = _check_request(out, npy, count, cols, digit, digits, scale, label)
     paths = tuple(Path(path) for path in (out, npy) if path is not None)
     for path in paths:
         check_output_path(path)
     # One run per 256 digits: spinning worker threads would only burn CPU the PNG encoder needs.
     generator = Generator.load(model, threads=threads, spin_wait=False)
+    if digit is not None or digit_list:
+        check_digits_are_classes(generator.contract)
+    if label is not None:
+        digit = resolve_label(generator.contract, label)
     drawn = draw(generator, count, seed, cols, digit=digit, digits=digit_list)
     if npy is not None:
         with atomic_path(npy) as tmp:
@@ -252,5 +296,5 @@ def sample_to_files(model: str | Path | None = None, out: str | Path | None = No
 
             write_bytes_atomic(out, png_bytes(scatter_plot(drawn.samples, title=f"{count} points, seed {seed}")))
     notes = tuple(note for note in (generator.contract_note, drawn.note) if note)
-    what = "points" if not generator.contract.is_image else "digits" if generator.contract.draws_digits else "images"
+    what = "points" if not generator.contract.is_image else "digits" if generator.contract.is_digit_model else "images"
     return Written(paths, count, what, generator.path.name, notes)

@@ -31,6 +31,7 @@ from gantool.web.ort import CDN_BASE
 from gantool.web.serve import serve_in_thread
 from gantool.web.site import build_site
 
+from .image_folders import COLOUR_CLASSES, colour_generator
 from .web_support import CHROMIUM, ROOT, need_browser, need_ort_dist, tiny_generator
 
 # The bound: at most this share of pixels may differ from Python's, and by at most one grey level.
@@ -66,6 +67,7 @@ def sites(tmp_path_factory):
     build_site("bundled", root / "offline", ort=dist)
     for kind in ("conditional", "digit_code"):
         tiny_generator(root / "offline" / f"{kind}.onnx", kind)
+    colour_generator(root / "offline" / "colours.onnx")
     shutil.copyfile(ROOT / "runtime" / "assets" / "classifier.onnx", root / "offline" / "classifier.onnx")
     cdn_root = tmp_path_factory.mktemp("cdn")
     for folder in ("good", "altered"):
@@ -83,7 +85,7 @@ def sites(tmp_path_factory):
         base = f"http://localhost:{cdn.server_port}/{folder}/"  # localhost: another origin than 127.0.0.1
         (root / name / "ort.json").write_text(json.dumps({**config, "base": base}))
     for name, model in (("not_a_generator", ROOT / "runtime" / "assets" / "classifier.onnx"), ("garbage", None),
-                        ("digit_code", root / "offline" / "digit_code.onnx")):
+                        ("digit_code", root / "offline" / "digit_code.onnx"), ("colours", root / "offline" / "colours.onnx")):
         shutil.copytree(root / "offline", root / name, ignore=shutil.ignore_patterns("*.onnx"), copy_function=os.symlink)
         target = root / name / "model.onnx"
         shutil.copyfile(model, target) if model else target.write_bytes(b"\x08\x01garbage" * 100)
@@ -206,6 +208,25 @@ def test_url_digit_sets_the_first_grid_of_a_model_that_names_digits(browser, sit
         assert "12 samples of digit 7, seed 5:" in page.inner_text("#status")
         python = draw(Generator.load(root / "offline" / "digit_code.onnx"), 12, 5, 4, digit=7).samples
         compare(canvas_grid(page), make_grid(python, cols=4))
+        assert not errors, errors
+    finally:
+        page.context.close()
+
+
+def test_a_colour_model_s_page_says_images_and_names_its_classes(browser, sites, offline_page):
+    root, base = sites
+    assert offline_page[0].title() == "gantool: digits drawn in your browser"  # the bundled model draws digits
+    page, errors = open_page(browser, f"{base}/colours/?seed=5&count=12&label=b_green")
+    try:
+        assert page.evaluate("document.body.dataset.state") == "ready", page.inner_text("#error")
+        assert page.title() == "gantool: images drawn in your browser" and "digits" not in page.inner_text("h1")
+        assert page.inner_text("#digit-word") == "class" and page.input_value("#digit") == "1"
+        names = page.evaluate("[...document.getElementById('digit').options].map((o) => o.text)")
+        assert names == ["any", *COLOUR_CLASSES]
+        assert "12 samples of b_green, seed 5:" in page.inner_text("#status")
+        python = draw(Generator.load(root / "offline" / "colours.onnx"), 12, 5, 4, digit=1).samples
+        compare(canvas_grid(page), make_grid(python, cols=4)[..., 0])
+        compare(page_sample(page, None, count=12, seed=5, label="b_green"), python)
         assert not errors, errors
     finally:
         page.context.close()

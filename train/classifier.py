@@ -17,6 +17,9 @@ Training: Adam with cosine decay, cross-entropy on logits (no label smoothing:
 it would cap the classifier's confidence and with it the MNIST score of real
 digits), random shifts of up to 2 pixels. The test set is only used to report
 accuracy after training, never to choose anything during it.
+
+The training and the ONNX export take any two-output model of this kind: a classifier of your own
+images (:mod:`gantool.train.classifier_images`) is trained and written by the same functions.
 """
 
 from __future__ import annotations
@@ -33,7 +36,15 @@ import numpy as np
 from gantool import __version__
 from gantool.errors import ExportValidationError, GantoolError
 from gantool.export.registry import DEFAULT_OPSET
-from gantool.runtime.classifier import INPUT_CONVENTION, INPUT_NAME, META_PREFIX, OUTPUT_NAMES, to_classifier_input
+from gantool.runtime.classifier import (
+    IMAGE_SHAPE,
+    INPUT_NAME,
+    META_PREFIX,
+    NUM_CLASSES,
+    OUTPUT_NAMES,
+    input_convention,
+    to_classifier_input,
+)
 
 ONNX_OPSET = DEFAULT_OPSET  # the exports' opset: one home in the registry
 PARITY_IMAGES = 256
@@ -52,6 +63,7 @@ class ClassifierConfig:
         max_shift: largest random translation (pixels) applied to training digits.
         feature_dim: width of the penultimate (feature) layer.
         dropout: dropout rate before and after the feature layer.
+        flip: also mirror training images left to right at random (for photos; never for digits).
     """
 
     epochs: int = 6
@@ -61,6 +73,7 @@ class ClassifierConfig:
     max_shift: int = 2
     feature_dim: int = 128
     dropout: float = 0.3
+    flip: bool = False
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "feature_dim"):
@@ -86,12 +99,14 @@ class TrainedClassifier:
     config: ClassifierConfig
 
 
-def build_classifier(config: ClassifierConfig):
-    """The two-output Keras model ``image -> (logits, features)`` (see module docstring)."""
+def build_classifier(config: ClassifierConfig, image_shape: tuple[int, int, int] = IMAGE_SHAPE,
+                     num_classes: int = NUM_CLASSES):
+    """The two-output Keras model ``image -> (logits, features)`` (see module docstring): MNIST's by default,
+    the same layers for other 28x28 images (``image_shape``) and class counts."""
     import keras
     from keras import layers
 
-    image = keras.Input(shape=(28, 28, 1), name=INPUT_NAME)
+    image = keras.Input(shape=tuple(image_shape), name=INPUT_NAME)
     x = image
     for index, filters in enumerate((32, 32, 64, 64)):
         x = layers.Conv2D(filters, 3, use_bias=False, name=f"conv{index + 1}")(x)
@@ -105,8 +120,9 @@ def build_classifier(config: ClassifierConfig):
     x = layers.BatchNormalization(name="dense_bn")(x)
     features = layers.ReLU(name="features")(x)
     x = layers.Dropout(config.dropout, name="features_drop")(features)
-    logits = layers.Dense(10, name="logits")(x)
-    return keras.Model(image, {"logits": logits, "features": features}, name="mnist_classifier")
+    logits = layers.Dense(num_classes, name="logits")(x)
+    mnist = (tuple(image_shape), num_classes) == (IMAGE_SHAPE, NUM_CLASSES)
+    return keras.Model(image, {"logits": logits, "features": features}, name="mnist_classifier" if mnist else "classifier")
 
 
 def shift_images(images: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
@@ -120,9 +136,21 @@ def shift_images(images: np.ndarray, max_shift: int, rng: np.random.Generator) -
     return padded[np.arange(count)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
+def flip_images(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Mirror a random half of ``images`` (NHWC) left to right."""
+    flipped = rng.random(len(images)) < 0.5
+    out = images.copy()
+    out[flipped] = out[flipped, :, ::-1]
+    return out
+
+
 def train_classifier(x_train, y_train, x_test, y_test, config: ClassifierConfig,
-                     log: Callable[[str], None] = print) -> TrainedClassifier:
-    """Train on uint8 digits ``x_train``, report accuracy on ``x_test``.
+                     log: Callable[[str], None] = print, build: Callable | None = None) -> TrainedClassifier:
+    """Train on uint8 images ``x_train`` (digits by default), report accuracy on ``x_test``.
+
+    Args:
+        build: ``build(config)`` -> the two-output model to train; default :func:`build_classifier`
+            (MNIST's). The images must have its input's shape.
 
     Returns:
         The trained two-output model with its test accuracy and wall time.
@@ -131,8 +159,9 @@ def train_classifier(x_train, y_train, x_test, y_test, config: ClassifierConfig,
 
     keras.utils.set_random_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    model = build_classifier(config)
-    train_inputs, test_inputs = to_classifier_input(x_train), to_classifier_input(x_test)
+    model = (build or build_classifier)(config)
+    shape = tuple(model.input_shape[1:])
+    train_inputs, test_inputs = to_classifier_input(x_train, image_shape=shape), to_classifier_input(x_test, image_shape=shape)
     labels = np.asarray(y_train, dtype=np.int32)
     steps = config.epochs * (len(train_inputs) // config.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=steps)
@@ -146,6 +175,8 @@ def train_classifier(x_train, y_train, x_test, y_test, config: ClassifierConfig,
     for epoch in range(config.epochs):
         order = rng.permutation(len(train_inputs))[: (len(train_inputs) // config.batch_size) * config.batch_size]
         shifted = shift_images(train_inputs[order], config.max_shift, rng)
+        if config.flip:
+            shifted = flip_images(shifted, rng)
         history = trainer.fit(shifted, labels[order], batch_size=config.batch_size, epochs=1, shuffle=False, verbose=0)
         log(f"epoch {epoch + 1}/{config.epochs}: loss {history.history['loss'][-1]:.4f} "
             f"train acc {history.history['accuracy'][-1]:.4f} ({time.perf_counter() - start:.0f} s)")
@@ -168,6 +199,8 @@ def sha256_file(path: str | Path) -> str:
 
 def classifier_metadata(trained: TrainedClassifier, data_sha256: str, command: str) -> dict[str, str]:
     """The ``metadata_props`` written into the classifier's ONNX file (values are JSON or text)."""
+    shape = tuple(trained.model.input_shape[1:])
+    classes, features = (trained.model.output[name].shape[-1] for name in ("logits", "features"))
     return {
         f"{META_PREFIX}accuracy": json.dumps(round(trained.accuracy, 6)),
         f"{META_PREFIX}test_errors": json.dumps(trained.test_errors),
@@ -175,8 +208,9 @@ def classifier_metadata(trained: TrainedClassifier, data_sha256: str, command: s
         f"{META_PREFIX}command": command,
         f"{META_PREFIX}train_seconds": json.dumps(round(trained.seconds, 1)),
         f"{META_PREFIX}data_sha256": data_sha256,
-        f"{META_PREFIX}input_convention": INPUT_CONVENTION,
-        f"{META_PREFIX}outputs": "logits: (batch, 10) pre-softmax; features: (batch, 128) penultimate layer after ReLU",
+        f"{META_PREFIX}input_convention": input_convention(shape),
+        f"{META_PREFIX}outputs": f"logits: (batch, {classes}) pre-softmax; features: (batch, {features}) "
+                                 "penultimate layer after ReLU",
         "gantool.version": __version__,
     }
 
@@ -188,7 +222,7 @@ def to_onnx_proto(model, metadata: dict[str, str], opset: int = ONNX_OPSET):
 
     from gantool.export.canonical import set_metadata
 
-    signature = [tf.TensorSpec((None, 28, 28, 1), tf.float32, name=INPUT_NAME)]
+    signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name=INPUT_NAME)]
 
     @tf.function(input_signature=signature)
     def judge(image):
@@ -196,21 +230,23 @@ def to_onnx_proto(model, metadata: dict[str, str], opset: int = ONNX_OPSET):
         return {name: outputs[name] for name in OUTPUT_NAMES}
 
     proto, _ = tf2onnx.convert.from_function(judge, input_signature=signature, opset=opset)
-    _name_outputs(proto)
+    _name_outputs(proto, model.output["logits"].shape[-1])
     proto.graph.input[0].name = INPUT_NAME
     set_metadata(proto, metadata)
     proto.producer_name = "gantool"
     return proto
 
 
-def _name_outputs(proto) -> None:
-    """Rename the graph's outputs to ``logits`` / ``features``, telling them apart by width."""
+def _name_outputs(proto, classes: int) -> None:
+    """Rename the graph's outputs to ``logits`` / ``features``, telling them apart by width (by their order,
+    the dictionary's sorted keys, when the widths are equal)."""
     graph = proto.graph
     old_input = graph.input[0].name
     renames = {old_input: INPUT_NAME}
-    for output in graph.output:
-        width = output.type.tensor_type.shape.dim[-1].dim_value
-        renames[output.name] = "logits" if width == 10 else "features"
+    widths = [output.type.tensor_type.shape.dim[-1].dim_value for output in graph.output]
+    for index, (output, width) in enumerate(zip(graph.output, widths, strict=True)):
+        by_order = ("features", "logits")[index] if index < 2 else "?"
+        renames[output.name] = by_order if len(set(widths)) == 1 else "logits" if width == classes else "features"
     if sorted(renames.values()) != sorted((INPUT_NAME, *OUTPUT_NAMES)):
         raise GantoolError(f"unexpected classifier graph outputs: {[o.name for o in graph.output]}")
     from gantool.export.onnx_graph import rename_io
@@ -231,7 +267,7 @@ def export_classifier(trained: TrainedClassifier, out: Path, metadata: dict[str,
     from gantool.runtime.classifier import Classifier
 
     proto = to_onnx_proto(trained.model, metadata)
-    inputs = to_classifier_input(x_check[:PARITY_IMAGES])
+    inputs = to_classifier_input(x_check[:PARITY_IMAGES], image_shape=tuple(trained.model.input_shape[1:]))
     expected = trained.model(inputs, training=False)
 
     def parity(tmp: Path) -> float:
@@ -246,12 +282,13 @@ def export_classifier(trained: TrainedClassifier, out: Path, metadata: dict[str,
     return write_checked(proto, out, parity, what="classifier")
 
 
-def data_sha256(data: str | Path) -> str:
-    """SHA-256 of the training data: of the file for an ``.npz``; of the four arrays for an IDX folder."""
-    from gantool.judge.mnist import load_mnist
+def data_sha256(data: str | Path | None) -> str:
+    """SHA-256 of the training data: of the file for an ``.npz``; of the four arrays for an IDX folder or
+    Keras' download. ``data`` None: the MNIST :func:`gantool.judge.mnist.load_mnist` finds."""
+    from gantool.judge.mnist import load_mnist, resolve_source
 
-    path = Path(data)
-    if path.is_file():
+    path = resolve_source(data)
+    if path is not None and path.is_file():
         return sha256_file(path)
     mnist = load_mnist(path)
     digest = hashlib.sha256()
@@ -260,7 +297,7 @@ def data_sha256(data: str | Path) -> str:
     return "arrays:" + digest.hexdigest()
 
 
-def make_classifier_assets(data: str | Path, out_dir: Path, config: ClassifierConfig,
+def make_classifier_assets(data: str | Path | None, out_dir: Path, config: ClassifierConfig,
                            log: Callable[[str], None] = print) -> tuple[Path, Path, TrainedClassifier]:
     """Train, export and compute reference statistics: the one command behind the shipped files.
 

@@ -1,4 +1,5 @@
-// The page of a gantool web site: a grid of digits, a strip between two seeds, a PNG download.
+// The page of a gantool web site: a grid of samples, a strip between two seeds, a PNG download. Its words
+// fit the model: "digits" for a digit model, "images" for any other; class names in the picker when it has them.
 // Every failure ends as a readable message in #error, never as an uncaught exception.
 
 import { GantoolError, Generator, loadRuntime, nameDigit } from "./gantool.js";
@@ -86,8 +87,19 @@ function selectedDigit() {
   return value === "" ? null : Number(value);
 }
 
+/** The URL parameter that asks for a class: `digit` (an index) for digits, `label` (a name) for named classes. */
+function classParam(contract) {
+  return contract.classesAreDigits ? "digit" : "label";
+}
+
+/** A class as the page names it: "digit 3", or its name ("cat"). */
+function classText(contract, digit) {
+  return contract.classesAreDigits ? `digit ${digit}` : contract.classWord(digit);
+}
+
 async function drawDigits() {
   const generator = page.generator;
+  const contract = generator.contract;
   const seed = parseSeed($("seed").value);
   const count = parseCount($("count").value);
   const digit = selectedDigit();
@@ -96,14 +108,15 @@ async function drawDigits() {
   const milliseconds = performance.now() - started;
   drawGrid($("grid"), pixels, shape, Math.max(1, Math.ceil(Math.sqrt(count))));
   page.lastGrid = { seed, count, digit, milliseconds, pixels, shape };
-  const what = digit === null ? "" : ` of digit ${digit}`;
+  const what = digit === null ? "" : ` of ${classText(contract, digit)}`;
   $("status").textContent = `${count} samples${what}, seed ${seed}: ${milliseconds.toFixed(1)} ms · ${backendText(generator)}`;
   $("download").disabled = false;
   const url = new URL(location.href);
   url.searchParams.set("seed", String(seed));
   url.searchParams.set("count", String(count));
-  if (digit === null) url.searchParams.delete("digit");
-  else url.searchParams.set("digit", String(digit));
+  url.searchParams.delete("digit");
+  url.searchParams.delete("label");
+  if (digit !== null) url.searchParams.set(classParam(contract), contract.classesAreDigits ? String(digit) : contract.classWord(digit));
   history.replaceState(null, "", url);
 }
 
@@ -151,10 +164,12 @@ async function drawStrip() {
 
 function download() {
   const grid = page.lastGrid;
+  const contract = page.generator.contract;
+  const name = (digit) => (contract.classesAreDigits ? `_digit${digit}` : `_${contract.classWord(digit).replace(/[^A-Za-z0-9_-]+/g, "_")}`);
   $("grid").toBlob((blob) => {
     const link = document.createElement("a");
     link.href = URL.createObjectURL(blob);
-    link.download = `gantool_seed${grid.seed}_count${grid.count}${grid.digit === null ? "" : `_digit${grid.digit}`}.png`;
+    link.download = `gantool_seed${grid.seed}_count${grid.count}${grid.digit === null ? "" : name(grid.digit)}.png`;
     link.click();
     setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
   }, "image/png");
@@ -165,9 +180,21 @@ function describeModel(generator) {
   const parts = [`${generator.name}: ${c.arch}`, `latent ${c.latent_dim} → ${c.output_shape.join("×")}`,
                  `values ${c.value_range[0]}..${c.value_range[1]}`, `quantization ${c.quantization}`];
   if (c.conditional) parts.push(`conditional: ${c.num_classes} labels`);
-  if (c.digit_code) parts.push(`its latent's first ${c.digit_code} components name the digit`);
+  if (c.digit_code) parts.push(`its latent's first ${c.digit_code} components name the ${c.classesAreDigits ? "digit" : "class"}`);
+  if (c.class_names.length) parts.push(`classes ${c.class_names.join(", ")}`);
   if (c.gantool_version) parts.push(`gantool ${c.gantool_version}`);
   return parts.join(" · ");
+}
+
+/** The page's words for this model: "digits" for a digit model, "images" for any other; "digit" or "class" on the picker. */
+function useWords(contract) {
+  const subject = contract.isDigitModel ? "digits" : "images";
+  document.title = `gantool: ${subject} drawn in your browser`;
+  $("title").textContent = document.title;
+  for (const element of document.querySelectorAll(".subject")) element.textContent = subject;
+  $("grid").setAttribute("aria-label", `grid of generated ${subject}`);
+  $("strip").setAttribute("aria-label", `${subject} interpolated between two seeds`);
+  $("digit-word").textContent = contract.classesAreDigits ? "digit" : "class";
 }
 
 /** Run `action` from a button: errors go to the page, the buttons wait while it runs. */
@@ -201,22 +228,25 @@ async function main() {
     throw new GantoolError(`model.onnx draws ${contract.output_kind}, not images; this page shows image grids`);
   }
   $("model").textContent = describeModel(generator);
+  useWords(contract);
   if (generator.contractInferred) {
     showNote("model.onnx has no gantool contract: read from its graph, values assumed in -1..1 (tanh)");
   }
   if (contract.drawsNamedDigits) {
-    for (let d = 0; d < contract.digitCount; d++) $("digit").add(new Option(String(d), String(d)));
+    for (let d = 0; d < contract.digitCount; d++) $("digit").add(new Option(contract.classWord(d), String(d)));
     $("digit-label").hidden = false;
   }
   if (params.has("seed")) $("seed").value = params.get("seed");
   if (params.has("count")) $("count").value = params.get("count");
-  if (params.has("digit")) {
-    const digit = params.get("digit");
-    if (contract.drawsNamedDigits && [...$("digit").options].some((option) => option.value === digit)) {
-      $("digit").value = digit;
+  const param = classParam(contract);
+  if (params.has(param)) {
+    const asked = params.get(param);
+    const option = [...$("digit").options].find((o) => o.value !== "" && (param === "digit" ? o.value : o.text) === asked);
+    if (contract.drawsNamedDigits && option) {
+      $("digit").value = option.value;
     } else {
-      showNote(`digit=${digit} ignored: this model ${contract.drawsNamedDigits
-        ? `draws digits 0..${contract.digitCount - 1}` : "can't be asked for a digit"}`);
+      const can = contract.classesAreDigits ? `draws digits 0..${contract.digitCount - 1}` : `draws ${contract.class_names.join(", ")}`;
+      showNote(`${param}=${asked} ignored: this model ${contract.drawsNamedDigits ? can : "can't be asked for a class"}`);
     }
   }
   $("seed-a").value = $("seed").value;

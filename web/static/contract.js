@@ -82,7 +82,7 @@ export class ModelContract {
     const shape = data.output_shape ?? data.image_shape;
     Object.assign(this, {
       value_range: ASSUMED_VALUE_RANGE, arch: "dcgan", input_name: "z", output_name: "image", quantization: "none",
-      output_kind: "image", num_classes: 0, label_name: "label", digit_code: 0, class_names: [],
+      output_kind: "image", num_classes: 0, label_name: "label", digit_code: 0, class_names: [], dataset: "mnist",
     }, data, { output_shape: shape });
     const positiveInt = (v) => Number.isInteger(v) && v > 0;
     if (!positiveInt(this.latent_dim)) {
@@ -103,6 +103,13 @@ export class ModelContract {
         || (this.digit_code && this.num_classes)) {
       throw new GantoolError(`digit_code must be 0 or, for an unconditional generator, a count of latent components `
                              + `up to latent_dim ${this.latent_dim}; got ${JSON.stringify(this.digit_code)}`);
+    }
+    const names = this.class_names;
+    if (!Array.isArray(names) || !names.every((n) => typeof n === "string" && n) || new Set(names).size !== names.length) {
+      throw new GantoolError(`class_names must be distinct non-empty strings, got ${JSON.stringify(names)}`);
+    }
+    if (names.length && names.length !== (this.num_classes || this.digit_code)) {
+      throw new GantoolError(`class_names names ${names.length} classes but the model has ${this.num_classes || this.digit_code}`);
     }
     const [low, high] = (this.value_range ?? []).map(Number);
     if (!(low < high)) {
@@ -140,6 +147,48 @@ export class ModelContract {
   /** The digits a `digit` may name (contract.num_classes or digit_code). */
   get digitCount() {
     return this.num_classes || this.digit_code || 10;
+  }
+
+  /** True when a class index is the digit drawn: no class names, or "0", "1", ... (ModelContract.classes_are_digits). */
+  get classesAreDigits() {
+    return this.class_names.every((name, i) => name === String(i));
+  }
+
+  /** True for a model of MNIST's shape, 28x28x1 (ModelContract.draws_digits). */
+  get drawsDigits() {
+    const [height, width, channels] = this.output_shape;
+    return this.isImage && height === 28 && width === 28 && channels === 1;
+  }
+
+  /** True for a model of digits: 28x28x1, classes that are digits (ModelContract.is_digit_model). */
+  get isDigitModel() {
+    return this.drawsDigits && this.classesAreDigits && (this.class_names.length > 0 || this.dataset === "mnist");
+  }
+
+  /** How to name class `label` to a person: its name, or the digit (ModelContract.class_word). */
+  classWord(label) {
+    return this.class_names.length ? this.class_names[label] : String(label);
+  }
+
+  /**
+   * The class index `label` names (gantool.runtime.sampling.resolve_label): one of class_names,
+   * or, for a model whose classes have no names, the index written as a number.
+   */
+  labelIndex(label) {
+    const text = String(label).trim();
+    if (this.class_names.length) {
+      const index = this.class_names.indexOf(text);
+      if (index < 0) {
+        throw new GantoolError(`\`label\` "${text}" is not a class of this model; its classes: ${this.class_names.join(", ")}`);
+      }
+      return index;
+    }
+    if (!(this.num_classes || this.digit_code || this.drawsDigits)) throw new GantoolError("this model draws no classes; drop `label`");
+    if (!/^[0-9]+$/.test(text)) {
+      throw new GantoolError(`\`label\` "${text}": this model's classes have no names, they are the digits `
+                             + `0..${this.digitCount - 1}; pass one of them`);
+    }
+    return Number(text);
   }
 }
 

@@ -208,15 +208,20 @@ export class Generator {
 
   /**
    * `count` uint8 images for `seed`: {pixels: Uint8Array, shape: [count, height, width, channels]}.
-   * `digit` asks for one digit, as gantool sample --digit does: a conditional model gets it as
-   * its label, a model whose latent names its digit (contract.digit_code) gets latents set to
-   * name it (nameDigit). Any other model cannot be asked (Python filters with a classifier).
+   * `digit` asks for one digit (a class index), as gantool sample --digit does: a conditional model
+   * gets it as its label, a model whose latent names its digit (contract.digit_code) gets latents set
+   * to name it (nameDigit). Any other model cannot be asked (Python filters with a classifier).
+   * `label` asks for a class by its name (contract.class_names), as gantool sample --label does.
    */
-  async sample({ count = 64, seed = 0, digit = null } = {}) {
+  async sample({ count = 64, seed = 0, digit = null, label = null } = {}) {
     checkCount(count);
     checkSeed(seed);
     const contract = this.contract;
     if (!contract.isImage) throw new GantoolError(`${this.name} draws ${contract.output_kind}, not images`);
+    if (label !== null && label !== undefined) {
+      if (digit !== null && digit !== undefined) throw new GantoolError("pass `label` or `digit`, not both");
+      digit = contract.labelIndex(label);
+    }
     let z = this.latents(count, seed);
     let labels = null;
     if (digit !== null && digit !== undefined) {
