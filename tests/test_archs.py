@@ -64,6 +64,7 @@ def test_quadratic_gan_converges_to_the_curve(quadratic_run):
     assert (quadratic_run / "progress.gif").stat().st_size > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["onnx", "tflite"])
 def test_quadratic_export_sample_eval(quadratic_run, tmp_path, fmt):
     if fmt == "tflite":

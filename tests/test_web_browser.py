@@ -34,6 +34,8 @@ from gantool.web.site import build_site
 from .image_folders import COLOUR_CLASSES, colour_generator
 from .web_support import CHROMIUM, ROOT, need_browser, need_ort_dist, tiny_generator
 
+pytestmark = pytest.mark.slow  # drives Chromium: the full suite's, not the quick tier's
+
 # The bound: at most this share of pixels may differ from Python's, and by at most one grey level.
 MAX_SHARE_OFF = 0.001
 SEED, COUNT = 11, 16
