@@ -114,6 +114,16 @@ def build_classifier(config: ClassifierConfig, image_shape: tuple[int, int, int]
         x = layers.ReLU(name=f"conv{index + 1}_relu")(x)
         if index % 2 == 1:
             x = layers.MaxPooling2D(2, name=f"pool{index // 2 + 1}")(x)
+    mnist = (tuple(image_shape), num_classes) == (IMAGE_SHAPE, NUM_CLASSES)
+    return classifier_head(image, x, config, num_classes, "mnist_classifier" if mnist else "classifier")
+
+
+def classifier_head(image, x, config: ClassifierConfig, num_classes: int, name: str = "classifier"):
+    """The model from ``image`` whose convolutions end in ``x``: flatten, dropout, the ``features`` layer
+    (Dense + BatchNorm + ReLU, what FID reads) and the ``logits``, shared by every classifier gantool trains."""
+    import keras
+    from keras import layers
+
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(config.dropout, name="flatten_drop")(x)
     x = layers.Dense(config.feature_dim, use_bias=False, name="dense")(x)
@@ -121,8 +131,7 @@ def build_classifier(config: ClassifierConfig, image_shape: tuple[int, int, int]
     features = layers.ReLU(name="features")(x)
     x = layers.Dropout(config.dropout, name="features_drop")(features)
     logits = layers.Dense(num_classes, name="logits")(x)
-    mnist = (tuple(image_shape), num_classes) == (IMAGE_SHAPE, NUM_CLASSES)
-    return keras.Model(image, {"logits": logits, "features": features}, name="mnist_classifier" if mnist else "classifier")
+    return keras.Model(image, {"logits": logits, "features": features}, name=name)
 
 
 def shift_images(images: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:

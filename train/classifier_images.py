@@ -41,6 +41,7 @@ from gantool.train.classifier import (
     ClassifierConfig,
     TrainedClassifier,
     build_classifier,
+    classifier_head,
     classifier_metadata,
     export_classifier,
     train_classifier,
@@ -92,14 +93,7 @@ def build_sized_classifier(image_shape: tuple[int, int, int], num_classes: int, 
             x = layers.BatchNormalization(name=f"{name}_bn")(x)
             x = layers.ReLU(name=f"{name}_relu")(x)
         x = layers.MaxPooling2D(2, name=f"pool{index + 1}")(x)
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dropout(config.dropout, name="flatten_drop")(x)
-    x = layers.Dense(config.feature_dim, use_bias=False, name="dense")(x)
-    x = layers.BatchNormalization(name="dense_bn")(x)
-    features = layers.ReLU(name="features")(x)
-    x = layers.Dropout(config.dropout, name="features_drop")(features)
-    logits = layers.Dense(num_classes, name="logits")(x)
-    return keras.Model(image, {"logits": logits, "features": features}, name="classifier")
+    return classifier_head(image, x, config, num_classes)
 
 
 def check_out(out_dir: Path) -> Path:
