@@ -15,7 +15,9 @@ TRAIN_HELP = (
     "Train a GAN with checkpoints, sample grids, logs and resume, following a named recipe.\n\n"
     "A recipe is a complete schedule (all its phases run in one command; --resume continues in "
     "whichever phase a run stopped). Without --recipe, the DCGAN trains the `default` recipe and "
-    "every other arch its own. Any setting flag below overrides the recipe in every phase; --epochs stretches or "
+    "every other arch its own; your own images (--data DIR) choose: ten classes of 28x28 greyscale images (as "
+    "MNIST's digits) `default`, unlabeled images `dcgan-paper`, other labeled ones `cdcgan-paper` (the DCGAN "
+    "paper's at 32, 64 or 128 pixels, grey or colour). Any setting flag below overrides the recipe in every phase; --epochs stretches or "
     "shrinks the whole schedule (each phase keeps its share) and --lr-decay-start sets the last phase's "
     "decay. config.json records the recipe, its version "
     "and every override.\n\n"
@@ -23,7 +25,9 @@ TRAIN_HELP = (
     "\n\n\b\nArchitectures (--arch):\n{archs}"
     "\n\n\b\nExamples:\n"
     "  gantool train --data mnist.npz --out runs/default                # the default recipe (the shipped model's)\n"
-    "  gantool train --data digits/ --out runs/mine                     # your 28x28 images, one sub-folder per class\n"
+    "  gantool train --data digits/ --out runs/mine                     # 28x28 grey images, one sub-folder per class\n"
+    "  gantool train --data photos/ --image-size 64 --out runs/photos   # your images at 64x64, grey or colour\n"
+    "  gantool train --recipe dcgan-paper --data shapes/ --out runs/s   # the DCGAN paper's, labels ignored\n"
     "  gantool train --recipe class-game --data mnist.npz --out runs/cg # the model shipped until December 2026\n"
     "  gantool train --recipe tutorial --epochs 20 --data mnist.npz --out runs/tutorial\n"
     "  gantool train --arch cdcgan --data mnist.npz --out runs/cdcgan\n"
@@ -55,13 +59,12 @@ class PanelCommand(TyperCommand):
 def _train_help() -> str:
     import textwrap
 
-    from gantool.train.archs import ARCHS
+    from gantool.train.archs import help_table
     from gantool.train.recipes import RECIPES
 
     recipes = "\n".join(textwrap.fill(r.help_line(), 100, initial_indent="  ", subsequent_indent="      ")
                         for r in RECIPES.values())
-    archs = "\n".join(f"  {spec.name:<10} {spec.summary}" for spec in ARCHS.values())
-    return TRAIN_HELP.format(recipes=recipes, archs=archs)
+    return TRAIN_HELP.format(recipes=recipes, archs=help_table())
 
 
 def _setting_options() -> list[inspect.Parameter]:
@@ -94,6 +97,7 @@ def train(out: Path, data: str | None, recipe: str | None, arch: str | None, dat
     """``gantool train``: run a recipe (its settings overridden by the flags given)."""
     from gantool.train.archs import resolve_arch
     from gantool.train.recipes import recipe_for, renamed_note, run_recipe
+    from gantool.train.run_data import recipe_for_data
     from gantool.train.run_dir import RunDir
 
     if note := renamed_note(recipe):
@@ -102,6 +106,10 @@ def train(out: Path, data: str | None, recipe: str | None, arch: str | None, dat
     chosen = None  # a bare --resume continues with the run's own recipe, read under the run folder's lock
     if not (resume and recipe is None and arch is None and dataset is None):
         spec = resolve_arch(arch, dataset) if arch is not None or dataset is not None else None
+        if recipe is None and spec is None and data is not None:
+            recipe, why = recipe_for_data(data, given.get("image_size"), given.get("channels"))
+            if why:
+                typer.echo(f"Recipe {recipe}: {why} (--recipe chooses another)")
         chosen = recipe_for(spec.name if spec else None, recipe)
     try:
         run = run_recipe(chosen, out, given, data=data, resume=resume, stop_after=stop_after,
@@ -125,9 +133,10 @@ _RUN_OPTIONS = [
              "Your own images: a folder of them (PNG, JPEG, ...), one sub-folder per class, or an .npz with a uint8 "
              "array x (and labels y); decoded once into --out's data_cache, which --resume reuses.")]),
     inspect.Parameter("recipe", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[str | None, typer.Option(
-        help="A named recipe (listed above); default: `default` for the DCGAN, else the arch's own.")]),
+        help="A named recipe (listed above); default: `default` for the DCGAN, else the arch's own; without "
+             "--arch, your own images choose (see above).")]),
     inspect.Parameter("arch", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[str | None, typer.Option(
-        help="dcgan (default), mlp, cdcgan, or quadratic (see above).")]),
+        help="dcgan (default), mlp, cdcgan, quadratic, dcgan-paper or cdcgan-paper (see above).")]),
     inspect.Parameter("dataset", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[str | None, typer.Option(
         help="mnist (default) or quadratic (implies --arch quadratic).")]),
     inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Annotated[bool, typer.Option(

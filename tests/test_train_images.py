@@ -151,20 +151,22 @@ def test_resume_reuses_the_cache_and_refuses_changed_images(tmp_path, digits):
     assert data["content_sha256"] != first["content_sha256"]
 
 
-def test_other_sizes_and_colours_are_refused_before_decoding(tmp_path):
-    """This version trains 28x28x1: 32x32 colour pictures are refused from their headers, leaving no run folder."""
+def test_the_default_recipe_refuses_other_sizes_and_colours_before_decoding(tmp_path):
+    """`default` draws 28x28x1: 32x32 colour pictures are refused from their headers, leaving no run folder."""
     pictures = tmp_path / "pictures"
     for name in "abc":
         (pictures / name).mkdir(parents=True)
         Image.new("RGB", (32, 32), (200, 10, 10)).save(pictures / name / "one.png")
     out = tmp_path / "new" / "run"
-    result = runner.invoke(app, ["train", "--data", str(pictures), "--out", str(out)])
+    result = runner.invoke(app, ["train", "--data", str(pictures), "--out", str(out), "--recipe", "default"])
     assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
-    assert "come out 32x32x3" in result.stderr and "--image-size 28 and --channels 1" in result.stderr
+    assert "come out 32x32x3, and recipe default draws 28x28x1 only; train --recipe cdcgan-paper" in result.stderr
+    assert "--image-size 28 and --channels 1" in result.stderr
     assert not (tmp_path / "new").exists()
     result = runner.invoke(app, ["train", "--data", str(pictures), "--out", str(out), "--image-size", "28",
-                                 "--channels", "1"])
-    assert result.exit_code == 2 and "has 3 classes (a, b, c); this version trains 10 classes" in result.stderr
+                                 "--channels", "1", "--recipe", "default"])
+    assert result.exit_code == 2 and "has 3 classes (a, b, c) and recipe default reads 10" in result.stderr
+    assert "--recipe cdcgan-paper for 3 classes" in result.stderr
     assert not (tmp_path / "new").exists()
 
 
@@ -173,7 +175,8 @@ def test_unlabeled_images_need_a_recipe_without_classes(tmp_path, digits):
     flat.mkdir()
     for i, image in enumerate(digits["x_train"][:40]):
         Image.fromarray(image).save(flat / f"{i}.png")
-    with pytest.raises(GantoolError, match="recipe default needs labeled images.*`code_critic`.*`recipe` tutorial"):
+    with pytest.raises(GantoolError, match="recipe default needs labeled images.*`code_critic`.*dcgan-paper, or "
+                                           "tutorial"):
         load_run_data(config(), RunDir(tmp_path / "run"), str(flat))
     assert not (tmp_path / "run").exists()
     tutorial = recipe("tutorial").configs({**TINY, "batch_size": 8})[-1]
@@ -182,7 +185,7 @@ def test_unlabeled_images_need_a_recipe_without_classes(tmp_path, digits):
 
 
 def test_mnist_is_not_resized(tmp_path):
-    with pytest.raises(GantoolError, match="come out 32x32x1"):
+    with pytest.raises(GantoolError, match="MNIST is read as it is, 28x28 greyscale, and not resized"):
         load_run_data(config(image_size=32), RunDir(tmp_path / "run"), str(FIXTURE_NPZ))
 
 

@@ -3,34 +3,35 @@
 from __future__ import annotations
 
 from gantool.errors import GantoolError
+from gantool.train.archs import ModelShape
 from gantool.train.config import CODE_SIZE, TrainConfig
 from gantool.train.device import Device
 
 
-def build_gan(config: TrainConfig, device: Device | None = None):
+def build_gan(config: TrainConfig, device: Device | None = None, shape: ModelShape | None = None):
     """Build and compile the GAN and its optimizers (variables created, ready to load a checkpoint).
 
-    ``device`` defaults to :func:`gantool.train.device.detect_device`'s choice.
+    ``device`` defaults to :func:`gantool.train.device.detect_device`'s choice. ``shape`` is what the
+    generator draws (the run's data decides it: :meth:`~gantool.train.run_data.RunData.model_shape`);
+    None: the arch's own shape (MNIST's, or the toy's points).
     """
     import keras
 
     from gantool.train.device import apply_determinism, detect_device
     from gantool.train.gan import GAN
-    from gantool.train.models import build_discriminator, generator_for
+    from gantool.train.models import discriminator_for, generator_for
 
     device = device or detect_device()
+    shape = shape or config.spec.model_shape()
     apply_determinism(device)
     keras.mixed_precision.set_global_policy(device.policy(config.mixed_precision))
     keras.utils.set_random_seed(config.seed)
-    generator = generator_for(config, output_dtype="float32")
+    generator = generator_for(config, output_dtype="float32", shape=shape)
     if config.code_gain != 1:
         emphasize_code(generator, config.code_gain)
-    # The code critic is the conditional DCGAN's discriminator, told the digit each latent names.
-    discriminator = build_discriminator(initializer=config.initializer, output_dtype="float32",
-                                        arch="cdcgan" if config.code_critic else config.arch,
-                                        aux_classes=10 if config.aux_weight else 0)
+    discriminator = discriminator_for(config, output_dtype="float32", shape=shape)
     gan = GAN(generator, discriminator, config.latent_dim, config.seed, config.label_smoothing, config.ema_decay,
-              config.d_steps, num_classes=config.spec.num_classes, aux_weight=config.aux_weight,
+              config.d_steps, num_classes=shape.num_classes, aux_weight=config.aux_weight,
               aux_fake_weight=config.aux_fake_weight, aux_balance=config.aux_balance,
               aux_sharpen=config.aux_sharpen, top_k=config.top_k, code_critic=config.code_critic,
               shared_fakes=config.shared_fakes)

@@ -15,9 +15,10 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
-from gantool.runtime.contract import latents
+from gantool.runtime.contract import ModelContract, latents
 from gantool.runtime.files import write_bytes_atomic
 from gantool.runtime.images import make_grid, save_png
+from gantool.train.archs import ModelShape
 from gantool.train.build import set_learning_rates
 from gantool.train.checkpoint import save_checkpoint
 from gantool.train.config import TrainConfig
@@ -29,6 +30,10 @@ METRIC_NAMES = ("d_loss", "g_loss", "d_real", "d_fake")
 EVAL_FIGURES = {"image": ("fid", "mnist_score", "class_kl", "min_class_share"), "points": ("mean_abs_error", "coverage")}
 CONDITIONAL_FIGURES = ("class_accuracy",)
 GRID_COUNT = 64
+# A conditional grid shows a row of 8 for each of its first GRID_CLASSES classes.
+GRID_CLASSES = 16
+# Images up to this side are drawn twice their size in the grid (MNIST's 28, 32); larger ones as they are.
+GRID_ZOOM_UP_TO = 32
 QUADRATIC_PLOT_COUNT = 1000
 # Latent seed of the per-epoch evaluation: fixed, so epochs are compared on the same latents.
 EVAL_SEED = 0
@@ -45,7 +50,13 @@ def run_generator(generator, z: np.ndarray, num_classes: int, labels: np.ndarray
 def figure_names(config: TrainConfig) -> tuple[str, ...]:
     """The quality figures an evaluated epoch logs for ``config``'s arch."""
     names = EVAL_FIGURES[config.spec.output_kind]
-    return names + CONDITIONAL_FIGURES if config.spec.num_classes else names
+    return names + CONDITIONAL_FIGURES if config.spec.conditional else names
+
+
+def judged(config: TrainConfig, contract: ModelContract) -> bool:
+    """True when the run's epochs are judged (``eval_every``): points by the toy's own figures, images by the
+    shipped MNIST classifier, so only a model of digits (:attr:`ModelContract.is_digit_model`)."""
+    return bool(config.eval_every) and (not contract.is_image or contract.is_digit_model)
 
 
 class LearningRates(keras.callbacks.Callback):
@@ -72,33 +83,35 @@ class EpochTimer(keras.callbacks.Callback):
 class GeneratorSnapshot(keras.callbacks.Callback):
     """At each epoch's end, the generator as it would be saved: float32, averaged, recalibrated."""
 
-    def __init__(self, config: TrainConfig) -> None:
+    def __init__(self, config: TrainConfig, contract: ModelContract) -> None:
         super().__init__()
         self.config = config
+        self.shape = ModelShape(contract.output_shape, contract.num_classes)
         self.generator = None
 
     def on_epoch_end(self, epoch, logs=None):
-        self.generator = float32_generator(self.model, self.config)
+        self.generator = float32_generator(self.model, self.config, self.shape)
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """Draws the same latents every epoch: an 8x8 grid (a row of 8 per class), or a scatter plot of points."""
+    """Draws the same latents every epoch: an 8x8 grid (a row of 8 per class, for up to :data:`GRID_CLASSES`
+    classes) of the run's images, grey or colour at their size, or a scatter plot of points."""
 
-    def __init__(self, run: RunDir, config: TrainConfig, snapshot: GeneratorSnapshot) -> None:
+    def __init__(self, run: RunDir, config: TrainConfig, snapshot: GeneratorSnapshot, contract: ModelContract) -> None:
         super().__init__()
-        self.run, self.config, self.snapshot = run, config, snapshot
-        self.contract = model_contract(config)
-        classes = self.contract.num_classes
-        if self.contract.is_image:
+        self.run, self.config, self.snapshot, self.contract = run, config, snapshot, contract
+        classes = min(contract.num_classes, GRID_CLASSES)
+        if contract.is_image:
             self.latents = latents(8 * classes if classes else GRID_COUNT, config.latent_dim, config.grid_seed)
             self.labels = np.repeat(np.arange(classes), 8).astype(np.int32) if classes else None
+            self.scale = 2 if contract.output_shape[0] <= GRID_ZOOM_UP_TO else 1
         else:
             self.latents, self.labels = latents(QUADRATIC_PLOT_COUNT, config.latent_dim, config.grid_seed), None
 
     def on_epoch_end(self, epoch, logs=None):
         outputs = run_generator(self.snapshot.generator, self.latents, self.contract.num_classes, self.labels)
         if self.contract.is_image:
-            picture = make_grid(self.contract.to_uint8(outputs), cols=8, scale=2)
+            picture = make_grid(self.contract.to_uint8(outputs), cols=8, scale=self.scale)
         else:
             from gantool.runtime.points import real_points, scatter_plot
 
@@ -108,12 +121,12 @@ class SampleGrid(keras.callbacks.Callback):
 
 
 class QualityCheck(keras.callbacks.Callback):
-    """Every ``eval_every`` epochs, judges the generator, logs the figures and keeps the best as best.keras."""
+    """Every ``eval_every`` epochs, judges the generator, logs the figures and keeps the best as best.keras
+    (only for a run :func:`judged` holds judgeable: the toy's points, or digits)."""
 
-    def __init__(self, run: RunDir, config: TrainConfig, snapshot: GeneratorSnapshot) -> None:
+    def __init__(self, run: RunDir, config: TrainConfig, snapshot: GeneratorSnapshot, contract: ModelContract) -> None:
         super().__init__()
-        self.run, self.config, self.snapshot = run, config, snapshot
-        self.contract = model_contract(config)
+        self.run, self.config, self.snapshot, self.contract = run, config, snapshot, contract
         self.names = figure_names(config)
         self.judge = None
         if self.contract.is_image:
@@ -152,12 +165,12 @@ class QualityCheck(keras.callbacks.Callback):
 class MetricsLog(keras.callbacks.Callback):
     """One metrics.csv row per epoch (losses, D outputs, seconds, quality figures) and TensorBoard scalars."""
 
-    def __init__(self, run: RunDir, config: TrainConfig) -> None:
+    def __init__(self, run: RunDir, config: TrainConfig, judging: bool) -> None:
         super().__init__()
         import tensorflow as tf
 
         self.run = run
-        self.columns = METRIC_NAMES + (figure_names(config) if config.eval_every else ())
+        self.columns = METRIC_NAMES + (figure_names(config) if judging else ())
         self.summary = tf.summary.create_file_writer(str(run.tensorboard))
 
     def on_epoch_end(self, epoch, logs=None):
@@ -210,13 +223,24 @@ class ProgressLine(keras.callbacks.Callback):
                  f"-> {self.run.grid(epoch + 1)}")
 
 
-def epoch_callbacks(run: RunDir, config: TrainConfig, log: Callable[[str], None]) -> list[keras.callbacks.Callback]:
-    """The callbacks of a training run, in the order they must run."""
-    snapshot = GeneratorSnapshot(config)
-    callbacks = [LearningRates(config), EpochTimer(), snapshot, SampleGrid(run, config, snapshot)]
-    if config.eval_every:
-        callbacks.append(QualityCheck(run, config, snapshot))
-    callbacks.append(MetricsLog(run, config))
+def epoch_callbacks(run: RunDir, config: TrainConfig, log: Callable[[str], None],
+                    contract: ModelContract | None = None) -> list[keras.callbacks.Callback]:
+    """The callbacks of a training run, in the order they must run.
+
+    ``contract`` is the run's (:func:`~gantool.train.run_dir.model_contract` of its data): what the grids
+    draw and whether the epochs can be judged; None: the arch's own (MNIST's).
+    """
+    contract = contract or model_contract(config)
+    snapshot = GeneratorSnapshot(config, contract)
+    callbacks = [LearningRates(config), EpochTimer(), snapshot, SampleGrid(run, config, snapshot, contract)]
+    judging = judged(config, contract)
+    if judging:
+        callbacks.append(QualityCheck(run, config, snapshot, contract))
+    elif config.eval_every:
+        log("Note: no epoch is judged: `eval_every` judges digits with the shipped MNIST classifier and these "
+            "images are not digits (after training: gantool train-classifier --data DIR, then gantool eval "
+            "--classifier)")
+    callbacks.append(MetricsLog(run, config, judging))
     if config.keep_epochs:
         callbacks.append(KeepEpochs(run, snapshot))
     return callbacks + [Checkpoint(run, config), ProgressLine(run, config, log)]

@@ -53,10 +53,11 @@ class TrainConfig:
     image_size: int | None = setting(
         "Side in pixels of the square images trained on, for a folder of images: each image's shorter side is "
         "resized to it (Lanczos) and the centre square kept. Default: the images' own size when all are square "
-        "and alike, else 64. This version trains 28 (MNIST's size) only.", default=None)
+        "and alike, else 64. Sizes with a DCGAN layout: 28 (greyscale, MNIST's DCGAN), or 32, 64 and 128 (the "
+        "DCGAN paper's, greyscale or colour).", default=None)
     channels: int | None = setting(
         "1 (greyscale) or 3 (colour) channels, for a folder of images. Default: 3 when any image is in colour, "
-        "else 1. This version trains 1 only.", default=None)
+        "else 1. Colour trains at 32, 64 and 128 pixels.", default=None)
     seed: int = setting("Seeds weight init, data order (per epoch), noise and dropout.", default=0)
     lr: float = setting("Adam learning rate of both networks (tutorial: 1e-4).", default=1e-4)
     beta1: float = setting("Adam beta_1 (tutorial: 0.9; DCGAN paper: 0.5).", default=0.9)
@@ -162,7 +163,7 @@ class TrainConfig:
     @property
     def uses_labels(self) -> bool:
         """True when training reads the real digits' labels (a conditional arch, the class head, the code critic)."""
-        return bool(self.spec.num_classes or self.aux_weight or self.code_critic)
+        return bool(self.spec.conditional or self.aux_weight or self.code_critic)
 
     @property
     def discriminator_lr(self) -> float:
@@ -284,6 +285,10 @@ def _image_settings_in_range(config: TrainConfig) -> None:
     if config.spec.output_kind != "image" and (config.image_size is not None or config.channels is not None):
         raise GantoolError(f"`image_size` and `channels` describe images; `arch` {config.arch} draws "
                            f"{config.spec.output_kind}")
+    if config.image_size is not None:
+        from gantool.train.archs import check_layout
+
+        check_layout(config.image_size, config.channels)  # a size no generator is built for: refused before any data
 
 
 def _arch_known(config: TrainConfig) -> None:
@@ -332,7 +337,7 @@ def _fake_class_term_needs_the_task(config: TrainConfig) -> None:
 def _digit_knobs_need_unconditional_mnist(config: TrainConfig) -> None:
     spec = config.spec
     for name, used in (("aux_weight", config.aux_weight), *_code_readers(config)[1:]):
-        if used and (spec.dataset != "mnist" or spec.num_classes):
+        if used and (spec.dataset != "mnist" or spec.conditional):
             raise GantoolError(f"`{name}` needs an unconditional MNIST arch (dcgan, mlp), not {config.arch}")
 
 

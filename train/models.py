@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from gantool.errors import GantoolError
+from gantool.train.archs import MNIST_SIZE, SIZED_IMAGE_SIZES, check_layout  # noqa: F401  (re-exported)
 from gantool.train.config import CODE_SIZE, Initializer
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -41,9 +41,37 @@ def build_generator(latent_dim: int = 100, initializer: Initializer = Initialize
     return _reading_digit_code(generator) if code_onehot else generator
 
 
-def generator_for(config, output_dtype=None):
-    """The generator a :class:`~gantool.train.config.TrainConfig` trains (training and saving build the same)."""
+def generator_for(config, output_dtype=None, shape=None):
+    """The generator a :class:`~gantool.train.config.TrainConfig` trains (training and saving build the same).
+
+    ``shape`` (a :class:`~gantool.train.archs.ModelShape`) is what it draws; None: the arch's own shape,
+    which an arch sized by the data has not (``dcgan-paper``, ``cdcgan-paper``: the paper's layout at
+    ``shape``'s size, channels and classes).
+    """
+    spec = config.spec
+    if spec.sized_by_data:
+        shape = shape or spec.model_shape()  # raises: the data gives this arch its shape
+        size, _, channels = shape.output_shape
+        return build_sized_generator(size, channels, config.latent_dim, num_classes=shape.num_classes,
+                                     initializer=config.initializer, output_dtype=output_dtype)
     return build_generator(config.latent_dim, config.initializer, output_dtype, config.arch, config.code_onehot)
+
+
+def discriminator_for(config, output_dtype=None, shape=None):
+    """The discriminator a config trains against its generator (:func:`generator_for`'s ``shape``).
+
+    ``code_critic`` judges with the conditional DCGAN's critic, told the digit each latent names;
+    ``aux_weight`` adds a 10-way class head.
+    """
+    spec = config.spec
+    if spec.sized_by_data:
+        shape = shape or spec.model_shape()
+        size, _, channels = shape.output_shape
+        return build_sized_discriminator(size, channels, num_classes=shape.num_classes,
+                                         initializer=config.initializer, output_dtype=output_dtype)
+    return build_discriminator(initializer=config.initializer, output_dtype=output_dtype,
+                               arch="cdcgan" if config.code_critic else config.arch,
+                               aux_classes=NUM_DIGITS if config.aux_weight else 0)
 
 
 def _reading_digit_code(generator, code_size: int = CODE_SIZE):
@@ -260,27 +288,18 @@ def _quadratic_discriminator(image_shape, initializer: Initializer, output_dtype
     ], name="discriminator")
 
 
-# Square sizes with a DCGAN-paper layout (a 4x4 map doubled to the size); 28 is the tutorial's MNIST DCGAN.
-SIZED_IMAGE_SIZES = (32, 64, 128)
-MNIST_SIZE = 28
+# PyTorch's BatchNorm2d defaults, which the DCGAN example trains with (Keras': momentum 0.99, epsilon 1e-3).
+# The moving statistics then follow the last ten or so steps: a generator saved after an epoch of 23
+# steps (3,000 pictures at batch 128) draws with statistics of its own weights, where Keras' 0.99 left
+# 79% of the initial ones and drew a flat grey.
+PAPER_BATCHNORM = {"momentum": 0.9, "epsilon": 1e-5}
 
 
 def sized_filters(image_size: int, base_filters: int = 64) -> list[int]:
     """The generator's channels at 4x4, 8x8, ... image_size/2: ``base_filters * image_size / 8`` halving to
     ``base_filters`` (PyTorch's examples/dcgan at 64: 512, 256, 128, 64). The critic uses them reversed."""
-    _check_sized(image_size, 3)
+    check_layout(image_size, 3)
     return [base_filters * image_size // (8 * 2**i) for i in range(int(math.log2(image_size // 4)))]
-
-
-def _check_sized(image_size: int, channels: int) -> None:
-    if image_size not in (MNIST_SIZE, *SIZED_IMAGE_SIZES):
-        raise GantoolError(f"`image_size` {image_size} has no DCGAN layout; choose {MNIST_SIZE} (the tutorial's "
-                           f"MNIST DCGAN, greyscale) or one of {', '.join(map(str, SIZED_IMAGE_SIZES))}")
-    if channels not in (1, 3):
-        raise GantoolError(f"`channels` must be 1 (greyscale) or 3 (colour), got {channels!r}")
-    if image_size == MNIST_SIZE and channels != 1:
-        raise GantoolError(f"`image_size` {MNIST_SIZE} is the MNIST DCGAN, greyscale only; choose `image_size` 32 "
-                           "for colour images")
 
 
 def build_sized_generator(image_size: int = 64, channels: int = 3, latent_dim: int = 100, *, base_filters: int = 64,
@@ -301,18 +320,18 @@ def build_sized_generator(image_size: int = 64, channels: int = 3, latent_dim: i
     import keras
     from keras import layers
 
-    _check_sized(image_size, channels)
+    check_layout(image_size, channels)
     if image_size == MNIST_SIZE:
         return build_generator(latent_dim, initializer, output_dtype, _mnist_arch(num_classes))
     init = _kernel_initializer(Initializer(initializer))
     widths = sized_filters(image_size, base_filters)
     stack = [layers.Dense(4 * 4 * widths[0], use_bias=False, kernel_initializer=init, name="project"),
              layers.Reshape((4, 4, widths[0]), name="to_map"),
-             layers.BatchNormalization(name="project_bn"), layers.ReLU(name="project_act")]
+             layers.BatchNormalization(**PAPER_BATCHNORM, name="project_bn"), layers.ReLU(name="project_act")]
     for i, width in enumerate(widths[1:], start=1):
         stack += [layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init,
                                          name=f"up{i}"),
-                  layers.BatchNormalization(name=f"up{i}_bn"), layers.ReLU(name=f"up{i}_act")]
+                  layers.BatchNormalization(**PAPER_BATCHNORM, name=f"up{i}_bn"), layers.ReLU(name=f"up{i}_act")]
     stack.append(layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False, activation="tanh",
                                         kernel_initializer=init, dtype=output_dtype, name="image"))
     z = keras.Input(shape=(latent_dim,), name="z")
@@ -341,7 +360,7 @@ def build_sized_discriminator(image_size: int = 64, channels: int = 3, *, base_f
     import keras
     from keras import layers
 
-    _check_sized(image_size, channels)
+    check_layout(image_size, channels)
     if image_size == MNIST_SIZE:
         return build_discriminator((28, 28, 1), initializer, output_dtype, _mnist_arch(num_classes))
     init = _kernel_initializer(Initializer(initializer))
@@ -351,7 +370,7 @@ def build_sized_discriminator(image_size: int = 64, channels: int = 3, *, base_f
         x = layers.Conv2D(width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init,
                           name=f"conv{i}")(x)
         if i > 1:
-            x = layers.BatchNormalization(name=f"conv{i}_bn")(x)
+            x = layers.BatchNormalization(**PAPER_BATCHNORM, name=f"conv{i}_bn")(x)
         x = layers.LeakyReLU(negative_slope=0.2, name=f"conv{i}_act")(x)
     features = layers.Flatten(name="flatten")(x)
     if not num_classes:
@@ -367,7 +386,5 @@ def build_sized_discriminator(image_size: int = 64, channels: int = 3, *, base_f
 
 
 def _mnist_arch(num_classes: int) -> str:
-    if num_classes not in (0, NUM_DIGITS):
-        raise GantoolError(f"`image_size` {MNIST_SIZE} conditions on the {NUM_DIGITS} digits only, not {num_classes} "
-                           "classes; choose `image_size` 32")
+    check_layout(MNIST_SIZE, 1, num_classes)
     return "cdcgan" if num_classes else "dcgan"

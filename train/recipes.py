@@ -151,6 +151,10 @@ _GAME = {"batch_size": 64, "lr": 2e-4, "d_lr": 4e-4, "beta1": 0.5, "initializer"
          "eval_every": 1, "eval_count": 2000}
 # The class game of the model bundled until December 2026: a class head on the critic, pushed towards uncertainty on fakes.
 _CLASS_GAME = {**_GAME, "aux_fake_weight": 3.0}
+# The DCGAN paper's settings (Radford et al. 2016, and PyTorch's examples/dcgan): batch 128, Adam 2e-4 with
+# beta_1 0.5, weights N(0, 0.02); no judge per epoch (the shipped classifier judges digits only). 25 epochs
+# is the example's --niter.
+_PAPER = {"batch_size": 128, "lr": 2e-4, "beta1": 0.5, "initializer": "normal", "eval_every": 0}
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe(
@@ -193,6 +197,21 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
         (Phase(20),),
     ),
     Recipe(
+        "dcgan-paper", 1, "dcgan-paper",
+        "the DCGAN paper's generator and critic at the images' size (32, 64 or 128 pixels, grey or colour; 28: "
+        "the tutorial's pair) with its settings: batch 128, Adam 2e-4, beta_1 0.5, N(0, 0.02) init. What "
+        "--data DIR trains by default when the images are unlabeled",
+        _PAPER,
+        (Phase(25),),
+    ),
+    Recipe(
+        "cdcgan-paper", 1, "cdcgan-paper",
+        "dcgan-paper with a label input, one class per sub-folder of the data (sample --label NAME). What "
+        "--data DIR trains by default when the images are labeled but not MNIST's ten 28x28 grey classes",
+        _PAPER,
+        (Phase(25),),
+    ),
+    Recipe(
         "quadratic", 1, "quadratic",
         "the 1-D toy: latent 5, Adam 1e-3, batch 128, 200 steps of fresh points per epoch",
         {"latent_dim": 5, "lr": 1e-3, "batch_size": 128, "steps_per_epoch": 200},
@@ -227,7 +246,11 @@ def recipe(name: str) -> Recipe:
 
 
 def recipe_for(arch: str | None, name: str | None) -> Recipe:
-    """The recipe to run: ``name``, else the arch's own (``default`` for the DCGAN)."""
+    """The recipe to run: ``name``, else the arch's own (``default`` for the DCGAN).
+
+    ``gantool train --data DIR`` without either lets the images choose
+    (:func:`~gantool.train.run_data.recipe_for_data`).
+    """
     if name is None:
         return recipe("default" if arch in (None, "dcgan") else arch)
     chosen = recipe(name)

@@ -33,6 +33,7 @@ import numpy as np
 
 from gantool.errors import DataError, GantoolError
 from gantool.runtime.contract import DIGIT_SHAPE
+from gantool.train.archs import ModelShape, check_layout
 from gantool.train.config import TrainConfig
 from gantool.train.run_dir import RunDir
 
@@ -83,6 +84,15 @@ class RunData:
 
         return steps_per_epoch(config, self.images)
 
+    @property
+    def class_count(self) -> int:
+        """Classes of the data's labels: MNIST's 10 digits, else one per class name (0: unlabeled)."""
+        return len(DIGIT_NAMES) if self.dataset == "mnist" else len(self.class_names)
+
+    def model_shape(self, config: TrainConfig) -> ModelShape:
+        """What ``config``'s generator draws on this data (:meth:`~gantool.train.archs.ArchSpec.model_shape`)."""
+        return config.spec.model_shape(self.image_shape, self.class_count)
+
 
 def reads_as_mnist(data: str | Path | None) -> bool:
     """True when ``data`` is read as MNIST: None, a folder holding an MNIST IDX file, or a file other than an
@@ -120,7 +130,7 @@ def load_run_data(config: TrainConfig, run: RunDir, data: str | None, resume: bo
             than the data, or a resumption on other data than the run's.
     """
     spec = config.spec
-    if spec.dataset != "mnist":
+    if spec.output_kind == "points":
         return RunData(None, None, "points (x, x^2), fresh each epoch", spec.dataset)
     saved = saved_record(run) if resume else None
     if data is None and saved is not None:
@@ -150,24 +160,75 @@ def load_run_data(config: TrainConfig, run: RunDir, data: str | None, resume: bo
 
 
 def check_supported(config: TrainConfig, image_size: int, channels: int, class_names: tuple[str, ...]) -> None:
-    """Refuse data this version cannot train: images other than 28x28 greyscale (the MNIST archs' shape),
-    classes other than 10, or unlabeled images for a config that reads classes."""
+    """Refuse data ``config`` cannot train, from the shape the images come out at and their classes.
+
+    An arch of MNIST's shape (``dcgan``, ``mlp``, ``cdcgan``) takes 28x28 greyscale only; the DCGAN
+    paper's (``dcgan-paper``, ``cdcgan-paper``) any shape with a layout
+    (:func:`gantool.train.archs.check_layout`: 28 grey, or 32, 64, 128 grey or colour). What reads ten
+    classes (``cdcgan``'s label, the digit code, the class head) needs ten; a conditional paper arch two
+    or more; anything that reads labels needs labeled images.
+    """
+    spec = config.spec
     shape = (image_size, image_size, channels)
-    if shape != config.spec.output_shape:
-        raise GantoolError(f"the images come out {'x'.join(map(str, shape))}, and this version trains 28x28 "
-                           "greyscale (28x28x1) only (32, 64 and 128 pixels and colour are not in yet); pass "
-                           "`image_size` 28 and `channels` 1 to resize and convert them")
-    if class_names and len(class_names) != len(DIGIT_NAMES):
-        listed = ", ".join(class_names[:5]) + (", ..." if len(class_names) > 5 else "")
-        raise GantoolError(f"`data` has {len(class_names)} classes ({listed}); this version trains 10 classes "
-                           "(one sub-folder each, as MNIST's 0-9) or unlabeled images (no sub-folders)")
+    name = f"recipe {config.recipe}" if config.recipe else f"`arch` {config.arch}"
+    if not spec.sized_by_data and shape != spec.output_shape:
+        raise GantoolError(f"the images come out {'x'.join(map(str, shape))}, and {name} draws "
+                           f"{'x'.join(map(str, spec.output_shape))} only; train `recipe` {_paper_recipe(class_names)} "
+                           "(28 grey, or 32, 64 or 128 pixels, grey or colour), or pass `image_size` 28 and `channels` "
+                           "1 to resize and convert them")
+    if spec.sized_by_data:
+        check_layout(image_size, channels, len(class_names) if spec.conditional else 0)
     if not class_names and config.uses_labels:
-        reason = ("`arch` " + config.arch + " is conditional" if config.spec.num_classes else
+        reason = ("`arch` " + config.arch + " is conditional" if spec.conditional else
                   "its critic is told each image's class (`code_critic`)" if config.code_critic else
                   "its critic learns each image's class (`aux_weight`)")
-        raise GantoolError(f"recipe {config.recipe or config.arch} needs labeled images ({reason}) and `data` has "
-                           "no class sub-folders; put the images in one sub-folder per class, or train the "
-                           "unlabeled `recipe` tutorial")
+        raise GantoolError(f"{name} needs labeled images ({reason}) and `data` has no class sub-folders; put "
+                           "the images in one sub-folder per class, or train an unlabeled `recipe` (dcgan-paper, "
+                           "or tutorial at 28x28)")
+    reads_ten = spec.num_classes == len(DIGIT_NAMES) or config.names_digit or bool(config.aux_weight)
+    if class_names and reads_ten and len(class_names) != len(DIGIT_NAMES):
+        listed = ", ".join(class_names[:5]) + (", ..." if len(class_names) > 5 else "")
+        raise GantoolError(f"`data` has {len(class_names)} classes ({listed}) and {name} reads 10 (as MNIST's "
+                           f"0-9); train `recipe` cdcgan-paper for {len(class_names)} classes, or dcgan-paper to "
+                           "ignore them")
+    if spec.num_classes is None and len(class_names) < 2:
+        raise GantoolError(f"{name} draws one class per sub-folder of `data`, which has {len(class_names)}; "
+                           "give it two or more, or train `recipe` dcgan-paper")
+
+
+def _paper_recipe(class_names: tuple[str, ...]) -> str:
+    return "cdcgan-paper" if len(class_names) >= 2 else "dcgan-paper"
+
+
+def recipe_for_data(data: str | Path | None, image_size: int | None = None,
+                    channels: int | None = None) -> tuple[str, str]:
+    """The recipe ``gantool train`` runs on ``data`` when none is named, and why in words ("" for MNIST).
+
+    MNIST, and 28x28 greyscale images in 10 classes (as MNIST's digits), keep the ``default`` recipe,
+    whose latent names one of ten digits; other images train the DCGAN paper's recipe at their own
+    size: ``cdcgan-paper`` (a label input, one class per sub-folder) when labeled in two or more
+    classes, else ``dcgan-paper``. The shape is read from the image headers only for 10 classes, and
+    not when ``image_size`` and ``channels`` both say it.
+
+    Raises:
+        DataError: ``data`` is missing or holds no image.
+    """
+    if reads_as_mnist(data):
+        return "default", ""
+    from gantool.judge.images import index_images, open_source, settle
+
+    index = index_images(data)
+    source = open_source(index) if index.kind == "npz" else None  # an .npz keeps its labels inside
+    classes = (source or index).class_names
+    if len(classes) < 2:
+        return "dcgan-paper", "the images are unlabeled (no class sub-folders)"
+    if len(classes) == len(DIGIT_NAMES):
+        if image_size is None or channels is None:
+            settled = settle(index, source or open_source(index), image_size, channels)
+            image_size, channels = settled.image_size, settled.channels
+        if (image_size, image_size, channels) == DIGIT_SHAPE:
+            return "default", "10 classes of 28x28 greyscale images, as MNIST's digits"
+    return "cdcgan-paper", f"the images are labeled in {len(classes)} classes"
 
 
 def saved_record(run: RunDir) -> dict[str, Any] | None:
@@ -211,7 +272,10 @@ def same_data(saved: dict[str, Any], record: dict[str, Any], root: Path, epoch: 
 def _mnist_data(config: TrainConfig, data: str | None) -> RunData:
     from gantool.judge.mnist import load_mnist
 
-    check_supported(config, config.image_size or DIGIT_SHAPE[0], config.channels or DIGIT_SHAPE[2], DIGIT_NAMES)
+    if (config.image_size or DIGIT_SHAPE[0], config.channels or DIGIT_SHAPE[2]) != (DIGIT_SHAPE[0], DIGIT_SHAPE[2]):
+        raise GantoolError("MNIST is read as it is, 28x28 greyscale, and not resized; drop `image_size` and "
+                           "`channels`, or write it as a folder (scripts/mnist_to_folder.py) to resize it")
+    check_supported(config, DIGIT_SHAPE[0], DIGIT_SHAPE[2], DIGIT_NAMES)
     mnist = load_mnist(data)
     _check_batch(config, len(mnist.x_train), mnist.source)
     labels = mnist.y_train if config.uses_labels else None
@@ -226,9 +290,6 @@ def _images_data(config: TrainConfig, data: str, cache_dir: Path, log: Callable[
                         progress=_progress(log, cache_dir), check=functools.partial(check_supported, config))
     for line in cache.summary:
         log(line)
-    if config.eval_every:
-        log("Note: the quality figures (`eval_every`) judge digits with the shipped MNIST classifier; they mean "
-            "nothing for images that are not digits")
     record = {"dataset": "images", "source": str(Path(data).expanduser().resolve()), "count": len(cache.images),
               "image_size": cache.image_size, "channels": cache.channels, "class_names": list(cache.class_names),
               "fingerprint": cache.fingerprint, "content_sha256": cache.content_sha256,

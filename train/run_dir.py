@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gantool.runtime.contract import ModelContract
 from gantool.runtime.files import write_bytes_atomic
+from gantool.train.archs import ModelShape
 from gantool.train.checkpoint import CHECKPOINT_NAME
 from gantool.train.config import CODE_SIZE, TrainConfig
 from gantool.train.run_lock import LOCK_NAME
@@ -35,22 +36,24 @@ class RunDir:
         return self.samples / f"epoch_{epoch:04d}.png"
 
 
-def model_contract(config: TrainConfig, resumes: list | None = None, *, image_shape: tuple[int, ...] | None = None,
+def model_contract(config: TrainConfig, resumes: list | None = None, *, shape: ModelShape | None = None,
                    dataset: str | None = None, class_names: tuple[str, ...] = ()) -> ModelContract:
     """The contract of the run's generator; ``resumes`` (recipe changes at resumptions) joins its training record.
 
-    What the run trains on (:class:`~gantool.train.run_data.RunData`) gives ``image_shape``, ``dataset``
-    (``images`` for your own) and ``class_names``, kept only for a model that draws a class (a label
-    input, or a latent that names it); None or empty: the arch's own (MNIST's).
+    What the run trains on (:class:`~gantool.train.run_data.RunData`) gives ``shape`` (what the generator
+    draws: image shape and label classes), ``dataset`` (``images`` for your own) and ``class_names``, kept
+    only for a model that draws a class (a label input, or a latent that names it); None or empty: the
+    arch's own (MNIST's).
     """
     spec = config.spec
+    shape = shape or spec.model_shape()
     training = config.to_dict()
     if resumes:
         training["resumes"] = resumes
-    draws_classes = bool(spec.num_classes or config.names_digit)
-    return ModelContract(latent_dim=config.latent_dim, output_shape=image_shape or spec.output_shape,
+    draws_classes = bool(shape.num_classes or config.names_digit)
+    return ModelContract(latent_dim=config.latent_dim, output_shape=shape.output_shape,
                          value_range=spec.value_range, arch=config.arch, output_kind=spec.output_kind,
-                         num_classes=spec.num_classes, dataset=dataset or spec.dataset, training=training,
+                         num_classes=shape.num_classes, dataset=dataset or spec.dataset, training=training,
                          digit_code=CODE_SIZE if config.names_digit else 0,
                          class_names=tuple(class_names) if draws_classes else ())
 

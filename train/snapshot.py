@@ -5,24 +5,29 @@ from __future__ import annotations
 import numpy as np
 
 from gantool.runtime.contract import latents
+from gantool.train.archs import ModelShape
 from gantool.train.config import TrainConfig
 
 
-def float32_generator(gan, config: TrainConfig):
-    """A float32 copy of the trained generator (for saving and export, whatever the training policy)."""
+def float32_generator(gan, config: TrainConfig, shape: ModelShape | None = None):
+    """A float32 copy of the trained generator (for saving and export, whatever the training policy).
+
+    ``shape``: what it draws, as given to :func:`~gantool.train.build.build_gan` (None: the arch's own).
+    """
     import keras
 
     from gantool.train.models import generator_for
 
+    shape = shape or config.spec.model_shape()
     policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
-        clean = generator_for(config)
+        clean = generator_for(config, shape=shape)
     finally:
         keras.mixed_precision.set_global_policy(policy)
     clean.set_weights([np.asarray(w, dtype=np.float32) for w in gan.inference_weights()])
     if config.ema_decay:
-        recalibrate_batchnorm(clean, config.latent_dim, config.spec.num_classes)
+        recalibrate_batchnorm(clean, config.latent_dim, shape.num_classes)
     return clean
 
 

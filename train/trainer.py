@@ -56,13 +56,14 @@ def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool 
     from gantool.train.snapshot import float32_generator
 
     device = device or detect_device()
+    shape = training_data.model_shape(config)
     log(f"Training {config.arch} on {device.description}; data {training_data.source}")
-    gan = build_gan(config, device)
+    gan = build_gan(config, device, shape)
     start_epoch = load_checkpoint(run.checkpoint, gan.state_objects()) if resume else 0
     if resume:
         log(f"Resumed from {run.checkpoint} after epoch {start_epoch}")
     resumes = resume_history(run, start_epoch, config, saved_config) if resume else []
-    contract = model_contract(config, resumes, image_shape=training_data.image_shape, dataset=training_data.dataset,
+    contract = model_contract(config, resumes, shape=shape, dataset=training_data.dataset,
                               class_names=training_data.class_names)
     saved = {"training": config.to_dict(), "contract": contract.to_dict()}
     if training_data.record is not None:
@@ -72,8 +73,9 @@ def train(config: TrainConfig, out: Path, data: str | None = None, resume: bool 
     if start_epoch < last_epoch:
         gan.fit(training_data.training_dataset(config, start_epoch, last_epoch), epochs=last_epoch,
                 initial_epoch=start_epoch, steps_per_epoch=training_data.steps_per_epoch(config),
-                callbacks=epoch_callbacks(run, config, log), verbose=1 if sys.stdout.isatty() else 2, shuffle=False)
-    save_keras(float32_generator(gan, config), run.generator)
+                callbacks=epoch_callbacks(run, config, log, contract), verbose=1 if sys.stdout.isatty() else 2,
+                shuffle=False)
+    save_keras(float32_generator(gan, config, shape), run.generator)
     frames = [run.grid(e) for e in range(1, last_epoch + 1) if run.grid(e).exists()]
     if frames:
         save_gif(run.gif, frames)
