@@ -24,14 +24,13 @@ import json
 import shutil
 import sys
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from gantool.errors import DataError, GantoolError
+from gantool.errors import GantoolError
 from gantool.runtime.contract import DIGIT_SHAPE
 from gantool.train.archs import ModelShape, check_layout
 from gantool.train.config import TrainConfig
@@ -95,27 +94,15 @@ class RunData:
 
 
 def reads_as_mnist(data: str | Path | None) -> bool:
-    """True when ``data`` is read as MNIST: None, a folder holding an MNIST IDX file, or a file other than an
-    ``.npz`` without MNIST's arrays (a damaged file gets the MNIST reader's words, as before).
+    """True when ``data`` is read as MNIST; the rule's one home is :func:`gantool.judge.real.is_mnist_data`
+    (``gantool eval --data`` decides the same way).
 
     Raises:
         DataError: ``data`` does not exist.
     """
-    if data is None:
-        return True
-    from gantool.judge.mnist import IDX_NAMES, NPZ_KEYS
+    from gantool.judge.real import is_mnist_data
 
-    path = Path(data).expanduser()
-    if path.is_dir():
-        stems = [name for stem in IDX_NAMES.values() for name in (stem, stem.replace("-idx", ".idx"))]
-        return any((path / f"{stem}{ext}").is_file() for stem in stems for ext in ("", ".gz"))
-    if not path.exists():
-        raise DataError(f"`data` {path} does not exist; {HOW_TO_PASS}")
-    if not zipfile.is_zipfile(path):
-        return True
-    with zipfile.ZipFile(path) as archive:
-        names = {name.removesuffix(".npy") for name in archive.namelist()}
-    return bool(names & set(NPZ_KEYS))
+    return is_mnist_data(data)
 
 
 def load_run_data(config: TrainConfig, run: RunDir, data: str | None, resume: bool = False, epoch: int = 0,
