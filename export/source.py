@@ -15,8 +15,12 @@ from pathlib import Path
 from gantool.errors import ContractError, ModelFileError, first_line
 from gantool.runtime.contract import ModelContract
 
+# A run folder's final generator and its config (the contract inside): what ``gantool train`` writes
+# (gantool.train.run_dir reads these names) and what an export of a run folder reads.
+RUN_GENERATOR = "generator.keras"
+RUN_CONFIG = "config.json"
 # What ``--model`` of an export is, for every error that says it was something else.
-KERAS_SOURCE = "export reads the Keras source: a run folder or its generator.keras"
+KERAS_SOURCE = f"export reads the Keras source: a run folder or its {RUN_GENERATOR}"
 
 
 def resolve_model_path(model: str | Path) -> Path:
@@ -35,9 +39,9 @@ def resolve_model_path(model: str | Path) -> Path:
     if file_kind(path) is not None:
         raise ModelFileError(f"`model` {path} is an exported model already; {KERAS_SOURCE}")
     if path.is_dir():
-        path = path / "generator.keras"
+        path = path / RUN_GENERATOR
         if not path.is_file():
-            raise ModelFileError(f"{path.parent} has no generator.keras; finish training or pass the .keras file")
+            raise ModelFileError(f"{path.parent} has no {RUN_GENERATOR}; finish training or pass the .keras file")
     if not path.exists():
         raise ModelFileError(f"`model` {path} does not exist; {KERAS_SOURCE}")
     if path.suffix != ".keras":
@@ -72,7 +76,7 @@ def contract_for(keras_model, path: Path, value_range: tuple[float, float] | Non
     one read from the model: a latent -> image generator (optionally with an integer class input)."""
     in_shape = tuple(keras_model.inputs[0].shape) if keras_model.inputs else None
     out_shape = tuple(keras_model.outputs[0].shape) if keras_model.outputs else None
-    config_file = path.parent / "config.json"
+    config_file = path.parent / RUN_CONFIG
     if config_file.is_file():
         try:
             saved = json.loads(config_file.read_text())["contract"]

@@ -69,10 +69,11 @@ def main() -> None:
 
     import keras
 
+    from gantool.export.source import RUN_CONFIG
     from gantool.export.validate import ParityError
     from gantool.runtime.contract import ModelContract
 
-    run_config = json.loads((args.run / "config.json").read_text())
+    run_config = json.loads((args.run / RUN_CONFIG).read_text())
     epoch = args.epoch or json.loads((args.run / "best.json").read_text())["epoch"]
     contract = ModelContract.from_dict(run_config["contract"])
     model = keras.saving.load_model(args.keras, safe_mode=True, compile=False)

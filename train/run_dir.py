@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+from gantool.export.source import RUN_CONFIG, RUN_GENERATOR
 from gantool.runtime.contract import ModelContract
 from gantool.runtime.files import write_bytes_atomic
 from gantool.train.archs import ModelShape
@@ -24,8 +25,8 @@ class RunDir:
         self.samples = root / "samples"
         self.epochs = root / "epochs"
         self.metrics = root / "metrics.csv"
-        self.config = root / "config.json"
-        self.generator = root / "generator.keras"
+        self.config = root / RUN_CONFIG
+        self.generator = root / RUN_GENERATOR
         self.gif = root / "progress.gif"
         self.best = root / "best.keras"
         self.best_info = root / "best.json"
