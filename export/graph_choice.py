@@ -33,6 +33,8 @@ TIMING_BATCHES = (1, 64)
 TIMING_ROUNDS = 7
 # Each timed measurement repeats a run until it lasts at least this long (seconds).
 MIN_MEASURE_S = 0.05
+# The pause before each timed measurement (seconds; see time_candidates).
+SETTLE_S = 0.06
 # Fewer rounds (at least three) where all of them would take longer than this (seconds).
 TIMING_BUDGET_S = 90.0
 # fastest-here replaces the rule's choice only when the winner is faster by more than this margin
@@ -259,11 +261,15 @@ def time_candidates(candidates: list[Candidate], batches=TIMING_BATCHES, rounds:
             round_s += repeats[c.kind, batch] * seconds
     rounds = max(3, min(rounds, int(TIMING_BUDGET_S / round_s)))
     samples: dict[tuple[str, int], list[float]] = {key: [] for key in repeats}
-    for round_index in range(rounds):
-        order = candidates if round_index % 2 == 0 else list(reversed(candidates))
-        for c in order:
+    shuffle = np.random.default_rng(0)
+    for _ in range(rounds):
+        # A shuffled order and a pause before each engine: a session's worker threads spin for about
+        # 30 ms after a run, which in a fixed order slowed whichever engine came next by up to 30%.
+        for index in shuffle.permutation(len(candidates)):
+            c = candidates[index]
             for batch in batches:
                 count = repeats[c.kind, batch]
+                time.sleep(SETTLE_S)
                 start = time.perf_counter()
                 for _ in range(count):
                     runners[c.kind].run(inputs[batch])
