@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from gantool.cli.app import app, handle_errors
-from gantool.web.serve import DEFAULT_PORT
+from gantool.web.site import DEFAULT_PORT
 
 
 @app.command()

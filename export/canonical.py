@@ -36,7 +36,7 @@ def canonicalize(proto):
     proto.doc_string = ""
     graph.doc_string = ""
     graph.name = GRAPH_NAME
-    _sort_metadata(proto)
+    set_metadata(proto, {})
     if any(attr.g.node or attr.graphs for node in graph.node for attr in node.attribute):
         return proto
     order = _walk(graph)
@@ -134,11 +134,3 @@ def set_metadata(proto, entries: dict[str, str]) -> None:
     for key in sorted(props):
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, props[key]
-
-
-def _sort_metadata(proto) -> None:
-    props = sorted(((p.key, p.value) for p in proto.metadata_props), key=lambda kv: kv[0])
-    del proto.metadata_props[:]
-    for key, value in props:
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from gantool import __version__
+from gantool.conventions import DEFAULT_VALUE_RANGE
 from gantool.errors import ContractError
 
 METADATA_KEY = "gantool.contract"
@@ -85,8 +86,6 @@ def name_digit(z: np.ndarray, digit: int, code_size: int) -> np.ndarray:
     return z
 
 
-# A tanh generator's range: the default of every contract and of every function taking a value range.
-DEFAULT_VALUE_RANGE = (-1.0, 1.0)
 
 @dataclasses.dataclass(frozen=True)
 class ModelContract:

@@ -149,19 +149,21 @@ def test_fastest_here_keeps_the_rule_inside_the_noise(monkeypatch):
     from gantool.export import graph_choice
     from gantool.export.graph_choice import Candidate, fastest_here
 
-    def fake_timing(candidates):
-        times = {"optimized+fourier": (1.0, 10.0, 0.30), "plain": (0.9, 8.0, 0.30)}
-        for c in candidates:
-            b1, b64, spread = times[c.kind]
-            c.ms, c.spread = {1: b1, 64: b64}, {1: spread, 64: spread}
-        return 3
+    def timing(times):
+        """A stand-in for time_candidates: kind -> (batch-1 ms, batch-64 ms, spread of the rounds)."""
+        def fake(candidates):
+            for c in candidates:
+                b1, b64, spread = times[c.kind]
+                c.ms, c.spread = {1: b1, 64: b64}, {1: spread, 64: spread}
+            return 3
+        return fake
 
-    monkeypatch.setattr(graph_choice, "time_candidates", fake_timing)
     alive = [Candidate("optimized+fourier"), Candidate("plain")]
-    kind, reason, timing = fastest_here(alive, "optimized+fourier", "rule says so", lambda _line: None)
-    assert kind == "optimized+fourier" and "noisy" in reason and timing["noise"] == 1.3
-    monkeypatch.setattr(graph_choice, "time_candidates", lambda cs: [
-        setattr(c, "ms", {1: 1.0, 64: 10.0} if c.kind == "plain" else {1: 2.0, 64: 20.0})
-        or setattr(c, "spread", {1: 0.01, 64: 0.01}) for c in cs] and 3)
-    kind, reason, timing = fastest_here(alive, "optimized+fourier", "rule says so", lambda _line: None)
-    assert kind == "plain" and "2.00x faster here" in reason and timing["cpu"] and timing["threads"]
+    monkeypatch.setattr(graph_choice, "time_candidates",
+                        timing({"optimized+fourier": (1.0, 10.0, 0.30), "plain": (0.9, 8.0, 0.30)}))
+    kind, reason, record = fastest_here(alive, "optimized+fourier", "rule says so", lambda _line: None)
+    assert kind == "optimized+fourier" and "noisy" in reason and record["noise"] == 1.3
+    monkeypatch.setattr(graph_choice, "time_candidates",
+                        timing({"optimized+fourier": (2.0, 20.0, 0.01), "plain": (1.0, 10.0, 0.01)}))
+    kind, reason, record = fastest_here(alive, "optimized+fourier", "rule says so", lambda _line: None)
+    assert kind == "plain" and "2.00x faster here" in reason and record["cpu"] and record["threads"]

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from gantool.conventions import DEFAULT_VALUE_RANGE
 from gantool.errors import GantoolError
-from gantool.runtime.contract import DEFAULT_VALUE_RANGE
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,13 +18,13 @@ import threading
 from pathlib import Path
 
 from gantool.errors import GantoolError
+from gantool.web.site import DEFAULT_PORT
 
 ISOLATION_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Embedder-Policy": "require-corp",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
-DEFAULT_PORT = 8000
 
 
 class IsolatedHandler(http.server.SimpleHTTPRequestHandler):

@@ -22,6 +22,9 @@ from pathlib import Path
 from gantool.errors import GantoolError
 from gantool.web.ort import cdn_config, copy_ort
 
+# Where `gantool web --serve` (and `python -m gantool.web.serve`) previews a site.
+DEFAULT_PORT = 8000
+
 # The page's files, copied from the package's static/ folder.
 STATIC_FILES = ("index.html", "app.js", "gantool.js", "contract.js", "random.js", "ziggurat.js")
 MODEL_NAME = "model.onnx"
