@@ -223,7 +223,7 @@ def kinds(plain, contract, folder: Path, max_mac_growth: float | None) -> dict[s
     import onnx
 
     from gantool.errors import UnsupportedFormatError
-    from gantool.export.keras_to_onnx import finish_graph, graph_kind
+    from gantool.export.keras_to_onnx import finish_graph, graph_kind, session_record
 
     api = graph_api()
     GRAPH_KINDS, build, estimate, within_guard = api.GRAPH_KINDS, api.build, api.estimate, api.within_guard  # noqa: N806
@@ -248,6 +248,7 @@ def kinds(plain, contract, folder: Path, max_mac_growth: float | None) -> dict[s
         started = time.perf_counter()
         proto = finish_graph(build(plain, kind), contract, kind)
         record["build_s"] = time.perf_counter() - started
+        record["session"] = session_record(proto)  # what the file asks of onnxruntime (its session rule)
         built = graph_kind(proto)
         if built != kind:
             record.update(status="duplicate", same_as=built, reason=f"same graph as {built} (no layer for the DFT form)")
@@ -294,14 +295,15 @@ def engines(keras_model, contract, built: dict[str, str], threads: int | None = 
     tf_inputs = {b: [tf.constant(z[b])] + ([tf.constant(labels[b])] if contract.conditional else []) for b in BATCHES}
     runs = {"tf": lambda b: compiled(*tf_inputs[b]).numpy()}
     for kind, path in built.items():
-        backend = OnnxBackend(Path(path), threads, memory_arena=False)
+        # onnxruntime's defaults, whatever session rule the file carries: the "Nchwc off" columns are the other setting.
+        backend = OnnxBackend(Path(path), threads, memory_arena=False, apply_file_settings=False)
         runs[kind] = lambda b, backend=backend: backend.run(z[b])
         session = nchwc_off_session(path, threads=threads)
         feed = {b: {contract.input_name: z[b], **({contract.label_name: labels[b]} if contract.conditional else {})}
                 for b in BATCHES}
         runs[f"{kind} nchwc-off"] = lambda b, s=session, f=feed: s.run([contract.output_name], f[b])[0]
         if kind == "plain":  # the same file in a second session: the noise floor
-            copy = OnnxBackend(Path(path), threads, memory_arena=False)
+            copy = OnnxBackend(Path(path), threads, memory_arena=False, apply_file_settings=False)
             runs[AA] = lambda b, backend=copy: backend.run(z[b])
     return runs
 

@@ -87,6 +87,7 @@ class ExportOutcome:
             "quality": self.quality,
             "graph": self.result.graph if self.result else None,
             "graph_choice": self.result.graph_choice if self.result else None,
+            "onnxruntime": self.result.session if self.result else None,
             "float_ops": list(self.result.float_ops) if self.result else None,
             "sample_command": self.sample_command,
         }
@@ -151,6 +152,9 @@ def describe_export(entry: FormatEntry, result: ExportResult, options: ExportOpt
         from gantool.runtime.describe import describe_choice
 
         lines += ["Graph: " + line if i == 0 else line for i, line in enumerate(describe_choice(result.graph_choice))]
+    if result.session:
+        lines.append(f"onnxruntime: {', '.join(result.session['disabled_optimizers'])} off when the runtime opens "
+                     f"the file (rule {result.session['rule']}: {result.session['reason']})")
     if entry.status is Status.not_recommended:
         lines.append(f"Note: {entry.key} is not recommended: {entry.note}")
     return lines

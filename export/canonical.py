@@ -125,11 +125,12 @@ def _copy(item):
     return copy
 
 
-def set_metadata(proto, entries: dict[str, str]) -> None:
-    """Set ``entries`` in ``proto``'s ``metadata_props`` (replacing keys already there), kept sorted by key:
-    the one way gantool writes ONNX metadata."""
+def set_metadata(proto, entries: dict[str, str | None]) -> None:
+    """Set ``entries`` in ``proto``'s ``metadata_props`` (replacing keys already there; a None value removes
+    its key), kept sorted by key: the one way gantool writes ONNX metadata."""
     props = {p.key: p.value for p in proto.metadata_props}
     props.update(entries)
+    props = {key: value for key, value in props.items() if value is not None}
     del proto.metadata_props[:]
     for key in sorted(props):
         entry = proto.metadata_props.add()

@@ -9,6 +9,7 @@ contract in ``metadata_props``.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ from gantool.export import canonical
 from gantool.export.onnx_graph import rename_io
 from gantool.export.registry import DEFAULT_OPSET, FP32
 from gantool.export.validate import ExportResult, Parity, check_parity, reference_batches
-from gantool.runtime.contract import GRAPH_METADATA_KEY, METADATA_KEY, ModelContract
+from gantool.runtime.contract import GRAPH_METADATA_KEY, METADATA_KEY, SESSION_METADATA_KEY, ModelContract
 from gantool.runtime.files import atomic_path
 
 MAX_OPSET = 18
@@ -73,8 +74,24 @@ def finish_graph(proto, contract: ModelContract, base: str):
 
     base = base.removesuffix("+fourier")
     _set_graph_kind(proto, f"{base}+fourier" if base != "plain" and has_dft_layer(proto) else base)
+    set_session_settings(proto)
     attach_contract(proto, contract)
     return proto
+
+
+def session_record(proto) -> dict | None:
+    """The onnxruntime settings ``proto``'s metadata asks for (:func:`set_session_settings`), or None."""
+    text = {p.key: p.value for p in proto.metadata_props}.get(SESSION_METADATA_KEY)
+    return json.loads(text) if text else None
+
+
+def set_session_settings(proto) -> None:
+    """Write the onnxruntime settings :data:`~gantool.export.graph_rules.SESSION_RULES` choose for ``proto``'s
+    graph into its metadata (the runtime applies them on opening the file), or remove a stale entry."""
+    from gantool.export.graph_rules import session_settings
+
+    settings = session_settings(proto)
+    canonical.set_metadata(proto, {SESSION_METADATA_KEY: json.dumps(settings, sort_keys=True) if settings else None})
 
 
 def graph_kind(proto) -> str:
@@ -210,4 +227,4 @@ def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> 
                     os.replace(candidate.path, graph_file(out, candidate.kind))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return ExportResult(out, parity, graph=choice.chosen, graph_choice=choice.to_dict())
+    return ExportResult(out, parity, graph=choice.chosen, graph_choice=choice.to_dict(), session=session_record(proto))

@@ -2,7 +2,8 @@
 
 tf2onnx turns the DCGAN generator into MatMul, BatchNorm as Mul/Add,
 LeakyRelu, an NHWC Reshape + Transpose, and three ConvTranspose. On a CPU,
-onnxruntime's ConvTranspose is several times slower than its Conv, so
+onnxruntime's ConvTranspose with many output channels is several times slower
+than its Conv (and a Conv with few output channels slower than a ConvTranspose), so
 :func:`optimize` rewrites the graph, with numpy on the constant weights:
 
 1. BatchNorm's per-channel Mul/Add is folded into the preceding MatMul (which
@@ -18,12 +19,16 @@ onnxruntime's ConvTranspose is several times slower than its Conv, so
    the Conv(s), where onnxruntime fuses it into the convolution kernel.
 4. The Dense layer's columns are permuted so its Reshape yields NCHW directly
    and the NHWC->NCHW Transpose disappears.
-5. With ``fourier=True`` (what ``gantool export`` does unless ``--no-fourier``)
+5. With ``fourier=True`` (the ``+fourier`` graph kinds)
    the "same" Conv right after the Dense layer (the 5x5 layer on the 7x7 map) is
    computed in the DFT domain (:mod:`gantool.export.fourier_conv`): MatMuls
    instead of a Conv that computes every tap of its zero padding. Faster at
    batch 64, slower at batch 1 (still faster than TF), and it holds the kernel's
    spectrum in memory; see that module.
+6. With ``narrow=True`` (float graphs) a stride-1 Conv with few output channels
+   (an image's last layer, a sub-pixel layer's phases of a grey image) becomes
+   the equivalent stride-1 ConvTranspose, which onnxruntime runs without copying
+   every input channel's taps (:mod:`gantool.export.narrow_conv`).
 
 Everything stays NCHW inside; the graph keeps its input, output (NHWC),
 dynamic batch axis and ``metadata_props``. A ConvTranspose this module cannot
@@ -42,6 +47,7 @@ import numpy as np
 
 from gantool.errors import UnsupportedFormatError
 from gantool.export.fourier_conv import rewrite_first_conv
+from gantool.export.narrow_conv import rewrite_narrow_convs
 from gantool.export.onnx_graph import (
     UNARY_ELEMENTWISE,
     EditableGraph,
@@ -60,7 +66,7 @@ SPLIT_MIN_CHANNELS = 16
 _SLICE_TO_END = np.iinfo(np.int64).max
 
 
-def optimize(proto, fourier: bool = False, chain: bool = True, estimate: bool = False):
+def optimize(proto, fourier: bool = False, chain: bool = True, estimate: bool = False, narrow: bool = True):
     """Return an optimized copy of the ONNX generator ``proto`` (``proto`` is untouched).
 
     Args:
@@ -75,6 +81,8 @@ def optimize(proto, fourier: bool = False, chain: bool = True, estimate: bool = 
         estimate: build nothing: return the rewritten graph's :class:`GraphCost` (weight
             bytes and multiply-adds per image), found by planning every rewrite with weights
             that are zero-stride views, so even a rewrite that would be huge allocates nothing.
+        narrow: run narrow stride-1 Convs as ConvTranspose (step 6). Not for the int8 export,
+            whose quantized Conv is onnxruntime's fast path.
 
     Returns:
         A new ``onnx.ModelProto`` computing the same function (to float32
@@ -98,10 +106,10 @@ def optimize(proto, fourier: bool = False, chain: bool = True, estimate: bool = 
             "the graph optimizer does not handle control flow (If/Loop/Scan); export with `plain`")
     shapes = tensor_shapes(model)
     graph = EditableGraph(model.graph, {name: len(dims) for name, dims in shapes.items()})
-    context = PassContext(shapes, chain, estimate)
+    context = PassContext(shapes, chain, estimate, fourier, narrow)
     added_macs = 0
     for graph_pass in PASSES:
-        if graph_pass.applies(fourier):
+        if graph_pass.applies(context):
             added_macs += graph_pass.run(graph, context) or 0
     if estimate:
         read = {name for n in graph.nodes for name in n.input}
@@ -114,22 +122,25 @@ def optimize(proto, fourier: bool = False, chain: bool = True, estimate: bool = 
 @dataclasses.dataclass
 class PassContext:
     """What the passes share: the plain graph's tensor shapes, whether ConvTransposes chain through their
-    phases, whether weights are placeholders (estimate), and the phase forms one rewrite leaves the next."""
+    phases, whether weights are placeholders (estimate), which optional passes run, and the phase forms one
+    rewrite leaves the next."""
 
     shapes: dict
     chain: bool
     estimate: bool
+    fourier: bool = False
+    narrow: bool = True
     phase_forms: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
 class GraphPass:
     """One rewrite of :data:`PASSES`: ``run(graph, context)`` edits the graph in place and returns the
-    multiply-adds per image it adds (None: none); ``applies(fourier)`` says whether it runs."""
+    multiply-adds per image it adds (None: none); ``applies(context)`` says whether it runs."""
 
     name: str
     run: Callable
-    applies: Callable[[bool], bool] = lambda fourier: True
+    applies: Callable[[PassContext], bool] = lambda context: True
 
 
 def _fold_affine(graph: EditableGraph, context: PassContext) -> None:
@@ -152,14 +163,19 @@ def _dft_first_conv(graph: EditableGraph, context: PassContext) -> None:
     rewrite_first_conv(graph)
 
 
-# The rewrites, in the order they run (steps 1-5 of the module docstring; step 3, the activation hoist,
+def _narrow_convs(graph: EditableGraph, context: PassContext) -> None:
+    rewrite_narrow_convs(graph, context.estimate)
+
+
+# The rewrites, in the order they run (steps 1-6 of the module docstring; step 3, the activation hoist,
 # runs inside the sub-pixel pass, which knows where its Convs end). Each is exact to float32 rounding
 # (tests/test_onnx_optimize.py, tests/test_fourier_conv.py) and costs itself in estimate mode.
 PASSES: tuple[GraphPass, ...] = (
     GraphPass("fold-batchnorm", _fold_affine),
     GraphPass("subpixel-conv-transpose", _subpixel),
     GraphPass("nchw-dense", _nchw_dense),
-    GraphPass("dft-first-conv", _dft_first_conv, applies=lambda fourier: fourier),
+    GraphPass("dft-first-conv", _dft_first_conv, applies=lambda context: context.fourier),
+    GraphPass("narrow-conv-as-transpose", _narrow_convs, applies=lambda context: context.narrow),
 )
 
 

@@ -32,7 +32,15 @@ import numpy as np
 
 from gantool.errors import ConversionError, first_line
 from gantool.export import canonical
-from gantool.export.keras_to_onnx import attach_contract, finish_graph, graph_kind, save_validated, to_onnx_proto
+from gantool.export.keras_to_onnx import (
+    attach_contract,
+    finish_graph,
+    graph_kind,
+    save_validated,
+    session_record,
+    set_session_settings,
+    to_onnx_proto,
+)
 from gantool.export.validate import ExportResult, calibration_latents, model_inputs
 from gantool.runtime.contract import ModelContract
 
@@ -131,11 +139,13 @@ def convert(keras_model, contract: ModelContract, out: Path, entry, options) -> 
     float_contract = contract.replace(quantization="none", calibration_size=0)
     plain = to_onnx_proto(keras_model, float_contract, options.opset)
     kind = int8_base(graph_facts(plain), options.graph)
-    float_proto = finish_graph(build(plain, kind), float_contract, kind)
+    float_proto = finish_graph(build(plain, kind, quantized=True), float_contract, kind)
     proto, float_ops = quantize_proto(float_proto, contract, size)
     int8_contract = contract.replace(quantization="int8", calibration_size=size, float_ops=float_ops)
     # The quantizer does not promise to keep metadata_props: carry them over, then the int8 contract.
     canonical.set_metadata(proto, {p.key: p.value for p in float_proto.metadata_props})
+    set_session_settings(proto)  # the rules read the quantized graph, not the float one it came from
     attach_contract(proto, int8_contract)
     parity = save_validated(proto, keras_model, int8_contract, out, entry.tolerance.max_abs, entry.tolerance.mean_abs)
-    return ExportResult(out, parity, graph=graph_kind(proto), float_ops=float_ops, calibration_size=size)
+    return ExportResult(out, parity, graph=graph_kind(proto), float_ops=float_ops, calibration_size=size,
+                        session=session_record(proto))

@@ -50,6 +50,7 @@ class ExportResult:
         float_ops: operator types a quantized export left in float.
         calibration_size: latents that calibrated the export (0: not calibrated).
         graph_choice: how an ONNX float graph was chosen (:class:`gantool.export.graph_choice.GraphChoice`).
+        session: the onnxruntime settings an ONNX file asks for (:func:`gantool.export.graph_rules.session_settings`).
     """
 
     path: Path
@@ -58,6 +59,7 @@ class ExportResult:
     float_ops: tuple[str, ...] = ()
     calibration_size: int = 0
     graph_choice: dict | None = None
+    session: dict | None = None
 
     @property
     def size_bytes(self) -> int:

@@ -25,6 +25,9 @@ METADATA_KEY = "gantool.contract"
 GRAPH_METADATA_KEY = "gantool.graph"
 # How an ONNX float graph was chosen among its candidates (JSON; gantool.export.graph_choice).
 GRAPH_CHOICE_METADATA_KEY = "gantool.graph_choice"
+# onnxruntime settings an export's rules chose for the graph, which the runtime applies when it opens
+# the file (JSON: {"disabled_optimizers": [...], "rule": ..., "reason": ...}; gantool.export.graph_rules).
+SESSION_METADATA_KEY = "gantool.onnxruntime"
 CONTRACT_VERSION = 1
 # Metadata is parsed as data, never executed; a bound keeps a hostile file from
 # making the parser allocate without limit.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from gantool.runtime.contract import GRAPH_CHOICE_METADATA_KEY, GRAPH_METADATA_KEY
+from gantool.runtime.contract import GRAPH_CHOICE_METADATA_KEY, GRAPH_METADATA_KEY, SESSION_METADATA_KEY
 
 
 def _metadata(backend) -> dict:
@@ -31,6 +31,19 @@ def graph_choice(backend) -> dict | None:
         return json.loads(text) if text else None
     except ValueError:
         return None
+
+
+def session_rule(backend) -> str:
+    """The onnxruntime settings an ONNX file asks for, for a person ("" when none): what, which rule, why."""
+    try:
+        settings = json.loads(_metadata(backend).get(SESSION_METADATA_KEY) or "{}")
+    except ValueError:
+        return ""
+    if not isinstance(settings, dict) or not settings.get("disabled_optimizers"):
+        return ""
+    applied = "applied" if getattr(backend, "settings", None) else "not applied"
+    return (f"{', '.join(map(str, settings['disabled_optimizers']))} off, {applied} (rule {settings.get('rule')}: "
+            f"{settings.get('reason')})")
 
 
 def describe_choice(choice: dict) -> list[str]:
@@ -77,6 +90,8 @@ def describe_fields(generator, recipe: str | None = None) -> list[tuple[str, str
     if graph := graph_kind(generator.backend):
         choice = graph_choice(generator.backend)
         fields.append(("graph", "\n    ".join(describe_choice(choice)) if choice else graph))
+    if session := session_rule(generator.backend):
+        fields.append(("onnxruntime", session))
     fields.append(("latents", contract.latent_convention))
     ask = "gantool sample --digit D / --digits 0-9" if contract.classes_are_digits else "gantool sample --label NAME"
     if contract.conditional:

@@ -52,10 +52,14 @@ def conv_transpose(name, source, c_in, c_out, kernel, constants, bias=True, **at
     return helper.make_node("ConvTranspose", inputs, [name], kernel_shape=[kernel, kernel], **attrs)
 
 
-def assert_same(proto, feeds, atol=1e-5):
-    optimized = optimize(proto)
+def assert_same(proto, feeds, atol=1e-5, narrow=False):
+    """``optimize(proto, narrow=narrow)`` computes what ``proto`` does; without ``narrow`` no ConvTranspose is
+    left, with it only stride-1 ones (narrow Convs in their ConvTranspose form)."""
+    optimized = optimize(proto, narrow=narrow)
     onnx.checker.check_model(optimized, full_check=True)
-    assert "ConvTranspose" not in {n.op_type for n in optimized.graph.node}
+    for node in optimized.graph.node:
+        if node.op_type == "ConvTranspose":
+            assert narrow and next(a.ints for a in node.attribute if a.name == "strides") == [1, 1]
     expected, got = run(proto, feeds), run(optimized, feeds)
     assert got.shape == expected.shape
     assert np.abs(got - expected).max() <= atol
@@ -76,14 +80,52 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("narrow", [False, True])
 @pytest.mark.parametrize("kernel,stride,pads,output_padding,size,c_in,c_out", CASES)
-def test_conv_transpose_rewrite_matches_onnxruntime(kernel, stride, pads, output_padding, size, c_in, c_out):
+def test_conv_transpose_rewrite_matches_onnxruntime(kernel, stride, pads, output_padding, size, c_in, c_out, narrow):
     constants = {}
     node = conv_transpose("y", "x", c_in, c_out, kernel, constants, strides=[stride, stride], pads=pads,
                           output_padding=[output_padding, output_padding])
     proto = model([node], [("x", ["n", c_in, size, size])], constants)
     x = RNG.standard_normal((3, c_in, size, size)).astype(np.float32)
-    assert_same(proto, {"x": x})
+    assert_same(proto, {"x": x}, narrow=narrow)
+
+
+# out channels, kernel (h, w), pads (top, left, bottom, right), bias, activation after
+NARROW_CASES = [
+    (1, (7, 7), [3, 3, 3, 3], True, "Sigmoid"),   # keras-io's MNIST generators' last layer
+    (3, (5, 5), [2, 2, 2, 2], False, "Tanh"),     # a colour image's last layer
+    (4, (2, 3), [1, 1, 0, 1], True, None),        # a sub-pixel phase Conv: uneven kernel and pads
+    (16, (3, 3), [0, 0, 0, 0], True, None),       # the widest that is rewritten, no padding
+]
+
+
+@pytest.mark.parametrize("c_out,kernel,pads,bias,activation", NARROW_CASES)
+def test_a_narrow_conv_becomes_its_conv_transpose_form(c_out, kernel, pads, bias, activation):
+    constants = {"w": RNG.standard_normal((c_out, 6, *kernel)).astype(np.float32)}
+    inputs = ["x", "w"]
+    if bias:
+        constants["b"] = RNG.standard_normal(c_out).astype(np.float32)
+        inputs.append("b")
+    nodes = [helper.make_node("Conv", inputs, ["c"], kernel_shape=list(kernel), pads=pads)]
+    if activation:
+        nodes.append(helper.make_node(activation, ["c"], ["y"]))
+    proto = model(nodes, [("x", ["n", 6, 9, 9])], constants)
+    optimized = assert_same(proto, {"x": RNG.standard_normal((2, 6, 9, 9)).astype(np.float32)}, narrow=True)
+    assert [n.op_type for n in optimized.graph.node][0] == "ConvTranspose"
+    assert [n.op_type for n in optimize(proto, narrow=False).graph.node][0] == "Conv"
+
+
+@pytest.mark.parametrize("attrs,c_out", [({"strides": [2, 2]}, 1), ({"dilations": [2, 2]}, 1), ({"group": 2}, 2),
+                                         ({}, 17), ({"pads": [3, 0, 0, 0]}, 1)])
+def test_a_conv_the_transpose_form_does_not_fit_stays_a_conv(attrs, c_out):
+    attrs = {"pads": [1, 1, 1, 1], **attrs}
+    c_in = 6
+    weight = RNG.standard_normal((c_out, c_in // attrs.get("group", 1), 3, 3)).astype(np.float32)
+    node = helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3, 3], **attrs)
+    proto = model([node], [("x", ["n", c_in, 9, 9])], {"w": weight})
+    optimized = assert_same(proto, {"x": RNG.standard_normal((2, c_in, 9, 9)).astype(np.float32)}, narrow=True)
+    assert [n.op_type for n in optimized.graph.node] == ["Conv"]
 
 
 @pytest.mark.parametrize("with_activation", [True, False])
@@ -218,13 +260,20 @@ def test_optimized_generator_graph(plain_and_optimized):
     plain, optimized = plain_and_optimized
     onnx.checker.check_model(optimized, full_check=True)
     ops = [n.op_type for n in optimized.graph.node]
-    assert "ConvTranspose" not in ops and "Transpose" not in ops and "MatMul" not in ops
+    assert not upsampling_conv_transposes(optimized) and "Transpose" not in ops and "MatMul" not in ops
+    assert ops.count("ConvTranspose") == 1  # the last layer's 16 phases of one channel: a narrow Conv
     assert ops.count("DepthToSpace") == 1
     assert [i.name for i in optimized.graph.input] == ["z"] and [o.name for o in optimized.graph.output] == ["image"]
     assert optimized.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
     props = {p.key: p.value for p in optimized.metadata_props}
     assert props == {p.key: p.value for p in plain.metadata_props}
     assert props[GRAPH_METADATA_KEY] == "plain"  # optimize() itself keeps metadata; the export sets the kind
+
+
+def upsampling_conv_transposes(proto) -> list:
+    """The ConvTranspose nodes of ``proto`` with a stride above 1 (the rewrites leave only stride-1 ones)."""
+    return [n for n in proto.graph.node if n.op_type == "ConvTranspose"
+            and any(s != 1 for a in n.attribute if a.name == "strides" for s in a.ints)]
 
 
 def conv_kernels(proto) -> list[tuple[int, ...]]:
@@ -254,6 +303,6 @@ def test_export_records_graph_kind(tiny_onnx, tiny_keras):
 
     proto = onnx.load(tiny_onnx)  # exported with the defaults
     assert {p.key: p.value for p in proto.metadata_props}[GRAPH_METADATA_KEY] == "optimized+fourier"
-    assert "ConvTranspose" not in {n.op_type for n in proto.graph.node}
+    assert not upsampling_conv_transposes(proto)
     direct = to_onnx_proto(*tiny_keras, graph="optimized")
     assert {p.key: p.value for p in direct.metadata_props}[GRAPH_METADATA_KEY] == "optimized"

@@ -167,6 +167,8 @@ def test_to_uint8_equals_python(node_results):
 def test_onnx_metadata_reader_agrees_with_onnxruntime(node_results):
     import onnxruntime as ort
 
+    from gantool.runtime.onnx_metadata import read_metadata
+
     for path, metadata in zip(node_results["onnx"], node_results["metadata"], strict=True):
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        assert metadata == session.get_modelmeta().custom_metadata_map, path.name
+        assert metadata == session.get_modelmeta().custom_metadata_map == read_metadata(path), path.name

@@ -57,6 +57,11 @@ def test_every_format_exports_or_reports_its_bound_and_the_default_graph_is_with
     assert fp32.size_bytes <= MAX_WEIGHT_GROWTH * plain["weight_bytes"] + 64 * 1024  # + graph and metadata
     for candidate in candidates.values():
         assert candidate["status"] in ("chosen", "not built", "skipped"), candidate
+    # The session rule fires where the written float graph keeps a one-channel Conv: a plain graph (at these
+    # tiny widths the rewrites of the 28x28 models exceed the guard's work bound); int8 has no float Conv.
+    sessions = {r["file"]: (r["onnxruntime"] or {}).get("rule") for r in saved["exports"] if r["file"].endswith(".onnx")}
+    expected = PLAIN_SESSION_RULES.get(name) if choice["chosen"] == "plain" else None
+    assert sessions.pop(fp32.path.name) == expected and not any(sessions.values()), (choice["chosen"], sessions)
 
 
 @pytest.mark.parametrize("name", ["dcgan64", "mnist_sigmoid28", "conditional28"])
@@ -129,22 +134,29 @@ def test_a_forced_graph_beyond_the_guard_is_written_and_says_its_size(zoo_files,
     assert out.is_file() and "optimized (forced: forced beyond the size guard: weights" in result.output
 
 
+LAYERWISE = ("layerwise", "layerwise-within-guard")
 CALIBRATED_CHOICES = {  # docs/export_graphs.md's calibration table (benchmarks/graph_rules.py, 2026-12-05)
-    "dcgan64": ("plain", "light-up-layers"), "celeba64": ("layerwise", "heavy-up-layer"),
-    "cifar32": ("plain", "light-up-layers"), "mnist_sigmoid28": ("plain", "light-up-layers"),
-    "mnist_sigmoid28_onehot": ("plain", "light-up-layers"), "wgan_gp28": ("plain", "no-upsampling-conv"),
-    "conditional28": ("plain", "light-up-layers"), "mlp28": ("plain", "no-upsampling-conv"),
+    "dcgan64": LAYERWISE, "celeba64": LAYERWISE, "cifar32": LAYERWISE, "mnist_sigmoid28": LAYERWISE,
+    "mnist_sigmoid28_onehot": LAYERWISE, "wgan_gp28": LAYERWISE, "conditional28": LAYERWISE,
+    "mlp28": ("plain", "no-upsampling-conv"),
 }
+
+
+# The zoo models whose plain graph gets a session rule (the calibration's "Nchwc off" columns); the others get none.
+PLAIN_SESSION_RULES = {name: "one-channel-convs" for name in ("mnist_sigmoid28", "mnist_sigmoid28_onehot",
+                                                              "conditional28")}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(CALIBRATED_CHOICES))
 def test_the_rules_pick_the_calibrated_graph_at_full_size(name, tmp_path):
     """At the public widths the rules name the graph the calibration measured best (estimates only: nothing built)."""
-    from gantool.export.graph_rules import choose_by_rule, graph_facts
+    from gantool.export.graph_rules import choose_by_rule, graph_facts, session_settings
     from gantool.export.keras_to_onnx import to_onnx_proto
     from gantool.export.source import load_source
 
     model, contract, _ = load_source(save(ZOO[name](width=1.0, seed=0), tmp_path, name))
-    kind, rule, reason = choose_by_rule(graph_facts(to_onnx_proto(model, contract)))
+    plain = to_onnx_proto(model, contract)
+    kind, rule, reason = choose_by_rule(graph_facts(plain))
     assert (kind, rule) == CALIBRATED_CHOICES[name], reason
+    assert session_settings(plain).get("rule") == PLAIN_SESSION_RULES.get(name)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import numpy as np
 
 from gantool.errors import ContractError, ModelFileError, first_line
-from gantool.runtime.contract import METADATA_KEY, GraphTensor, ModelContract, contract_from_graph
+from gantool.runtime.contract import (
+    METADATA_KEY,
+    SESSION_METADATA_KEY,
+    GraphTensor,
+    ModelContract,
+    contract_from_graph,
+)
+from gantool.runtime.onnx_metadata import read_metadata
 
 # onnxruntime >= 1.30 writes telemetry files under ~/.cache on import unless told not to.
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
@@ -39,18 +47,36 @@ def session_options(threads: int | None, spin_wait: bool = True, memory_arena: b
     return options
 
 
+def file_settings(path: Path) -> dict:
+    """The onnxruntime settings the file's export rules chose (:data:`SESSION_METADATA_KEY`), read from the
+    file before a session exists; ``{}`` where it names none. Only ``disabled_optimizers`` is applied: turning
+    an optimizer off changes how fast a graph runs, never what it computes."""
+    text = read_metadata(path).get(SESSION_METADATA_KEY)
+    try:
+        settings = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    names = settings.get("disabled_optimizers") if isinstance(settings, dict) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return {}
+    return {"disabled_optimizers": names}
+
+
 class OnnxBackend:
-    """A generator running in onnxruntime."""
+    """A generator running in onnxruntime, with the session settings its file names (:func:`file_settings`)."""
 
     name = "onnxruntime"
 
     def __init__(self, path: Path, threads: int | None = None, spin_wait: bool = True,
-                 memory_arena: bool = True) -> None:
+                 memory_arena: bool = True, apply_file_settings: bool = True) -> None:
+        """``apply_file_settings=False`` opens the file with onnxruntime's defaults (benchmarks compare the two)."""
         import onnxruntime as ort
 
+        self.settings = file_settings(path) if apply_file_settings else {}
         try:
             self.session = ort.InferenceSession(
-                str(path), sess_options=session_options(threads, spin_wait, memory_arena), providers=["CPUExecutionProvider"]
+                str(path), sess_options=session_options(threads, spin_wait, memory_arena),
+                providers=["CPUExecutionProvider"], **self.settings,
             )
         except Exception as exc:  # onnxruntime raises several private exception types
             raise ModelFileError(f"{path} is not a loadable ONNX model ({first_line(exc)})") from None
