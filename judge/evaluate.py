@@ -18,24 +18,40 @@ Images of your own (any square size, grey or colour) are judged the same way wit
 trained on them (``gantool train-classifier --data DIR``): :func:`gantool.judge.real.load_real`
 reads their images as :class:`RealDigits` (training and held-out split), and
 :func:`gantool.judge.real.reference_for` takes the FID reference from the held-out ones.
+
+The lowest two, :func:`evaluate_outputs` and :func:`evaluate_images`, live in
+:mod:`gantool.judge.figures`; matching a generator to its classifier (:func:`check_shapes`,
+:func:`same_classes`, :func:`asked_digits`) in :mod:`gantool.judge.pairing`. Both are importable
+from here too.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import time
 from typing import Any
 
 import numpy as np
 
-from gantool.errors import GantoolError, ModelFileError
-from gantool.judge.metrics import DENSITY_COVERAGE_K, class_balance, fid, mnist_score, prdc
+from gantool.errors import GantoolError
+from gantool.judge.figures import (  # noqa: F401  (evaluate_images re-exported: this module's public API)
+    MIN_COUNT,
+    Evaluation,
+    evaluate_images,
+    evaluate_outputs,
+    load_judge,
+)
+from gantool.judge.metrics import DENSITY_COVERAGE_K
+from gantool.judge.pairing import (  # noqa: F401  (ASKED, ASKED_CLASS re-exported: this module's public API)
+    ASKED,
+    ASKED_CLASS,
+    asked_digits,
+    check_shapes,
+    same_classes,
+)
 from gantool.judge.reference import ReferenceStats, subset_indices
-from gantool.runtime.classifier import Classifier, describe_shape, softmax, to_classifier_input
-from gantool.runtime.contract import DEFAULT_VALUE_RANGE
+from gantool.runtime.classifier import Classifier, to_classifier_input
 
-MIN_COUNT = 20
 # Logits and features of every judged digit are held in memory, and precision/recall search
 # neighbours among all fakes (n^2 distances): past this, --count costs minutes and gigabytes
 # for no better figure (the shipped real-data floor stops at 60,000 digits).
@@ -44,122 +60,6 @@ DEFAULT_COUNT = 10_000
 BATCH = 500
 SHEET_PER_CLASS = 16
 FULL_MNIST = (60_000, 10_000)
-
-
-@dataclasses.dataclass(frozen=True)
-class Evaluation:
-    """Quality figures of ``count`` digits (see :mod:`gantool.judge.metrics` for definitions).
-
-    Args:
-        count: number of digits judged (FID and the other figures depend on it).
-        fid: classifier-FID against the MNIST test-set statistics.
-        mnist_score, mnist_score_sd: Inception Score with the MNIST classifier, mean and sd over 10 splits.
-        class_kl: KL divergence of the predicted-class histogram to uniform.
-        min_class_share: share of the rarest predicted class.
-        class_shares: share of each predicted class 0..9.
-        precision, recall, density, coverage: against real test digits; None without real digits.
-        class_accuracy: for a conditional generator, the share of digits the classifier calls the
-            digit they were asked for; None for an unconditional one.
-        per_class_accuracy: that share for each requested digit 0..9.
-    """
-
-    count: int
-    fid: float
-    mnist_score: float
-    mnist_score_sd: float
-    class_kl: float
-    min_class_share: float
-    class_shares: tuple[float, ...]
-    precision: float | None = None
-    recall: float | None = None
-    density: float | None = None
-    coverage: float | None = None
-    class_accuracy: float | None = None
-    per_class_accuracy: tuple[float, ...] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["class_shares"] = list(self.class_shares)
-        if self.per_class_accuracy is not None:
-            data["per_class_accuracy"] = list(self.per_class_accuracy)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Evaluation:
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        values["class_shares"] = tuple(values["class_shares"])
-        if values.get("per_class_accuracy") is not None:
-            values["per_class_accuracy"] = tuple(values["per_class_accuracy"])
-        return cls(**values)
-
-
-def load_judge(classifier: Classifier | None = None,
-               reference: ReferenceStats | None = None) -> tuple[Classifier, ReferenceStats]:
-    """The classifier and its reference statistics (bundled ones by default), checked to belong together.
-
-    Raises:
-        ModelFileError: the statistics were computed with another classifier file.
-    """
-    classifier = classifier or Classifier.load()
-    reference = reference or ReferenceStats.load()
-    digest = hashlib.sha256(classifier.path.read_bytes()).hexdigest()
-    if digest != reference.classifier_sha256:
-        raise ModelFileError(
-            f"reference statistics were computed with another classifier than {classifier.path}; "
-            "rebuild both with `gantool train-classifier --data mnist.npz --out runtime/assets`, or, for a classifier "
-            "of your own images, take the reference from them (gantool.judge.real.reference_for)"
-        )
-    return classifier, reference
-
-
-def evaluate_outputs(logits: np.ndarray, features: np.ndarray, reference: ReferenceStats,
-                     real_features: np.ndarray | None = None, labels: np.ndarray | None = None) -> Evaluation:
-    """Figures from the classifier's outputs for ``n`` digits.
-
-    Args:
-        logits: ``(n, classes)`` classifier logits.
-        features: ``(n, d)`` classifier features.
-        reference: statistics holding the FID reference (MNIST test set).
-        real_features: features of real digits for precision/recall/density/coverage, or None to skip them.
-        labels: the digits a conditional generator was asked for, to measure how often it obliged.
-    """
-    if len(logits) < MIN_COUNT or len(logits) != len(features):
-        raise GantoolError(f"evaluation needs at least {MIN_COUNT} digits; got {len(logits)} (raise `count`)")
-    probs = softmax(logits)
-    score, score_sd = mnist_score(probs)
-    balance = class_balance(probs)
-    figures = {}
-    if real_features is not None:
-        figures = dataclasses.asdict(prdc(real_features, features))
-        figures = {k: figures[k] for k in ("precision", "recall", "density", "coverage")}
-    if labels is not None:
-        hits = np.argmax(logits, axis=1) == np.asarray(labels)
-        figures["class_accuracy"] = float(hits.mean())
-        figures["per_class_accuracy"] = tuple(
-            float(hits[labels == digit].mean()) if np.any(labels == digit) else float("nan")
-            for digit in range(logits.shape[1]))
-    return Evaluation(
-        count=len(logits), fid=fid(features, reference.test_mean, reference.test_cov),
-        mnist_score=score, mnist_score_sd=score_sd, class_kl=balance.kl_to_uniform,
-        min_class_share=balance.min_share, class_shares=balance.shares, **figures,
-    )
-
-
-def evaluate_images(images: np.ndarray, classifier: Classifier | None = None, reference: ReferenceStats | None = None,
-                    real_features: np.ndarray | None = None, value_range: tuple[float, float] = DEFAULT_VALUE_RANGE,
-                    labels: np.ndarray | None = None) -> Evaluation:
-    """Judge a batch of images: uint8 pixels, or floats in ``value_range`` (a generator's raw output).
-
-    This is what a training loop calls on its generator's output (no sampling, no floor).
-
-    Example:
-        >>> evaluate_images(generator(z, training=False).numpy()).fid
-    """
-    classifier, reference = load_judge(classifier, reference)
-    inputs = to_classifier_input(images, value_range, classifier.image_shape)
-    logits, features = classifier.predict(inputs)
-    return evaluate_outputs(logits, features, reference, real_features, labels)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -338,49 +238,6 @@ def evaluate_generator(generator, count: int = DEFAULT_COUNT, seed: int = 0, rea
         labels, asked = None, ""
     report = _report(str(generator.path), seed, logits, features, classifier, reference, real, started, labels)
     return dataclasses.replace(report, asked=asked), sheet
-
-
-def check_shapes(generator, classifier: Classifier) -> None:
-    """Refuse a generator whose samples the classifier cannot take (another size or channel count, or points)."""
-    contract = generator.contract
-    if contract.is_image and tuple(contract.image_shape) == tuple(classifier.image_shape):
-        return
-    makes = (f"{describe_shape(contract.image_shape)} images" if contract.is_image
-             else f"{contract.output_kind} {contract.output_shape}")
-    if classifier.bundled:
-        raise GantoolError(f"the MNIST classifier judges 28x28x1 digits; {generator.path} makes {makes}: pass "
-                           "`classifier` (gantool train-classifier --data DIR makes one for your images)")
-    raise GantoolError(f"`classifier` {classifier.path} judges {describe_shape(classifier.image_shape)} images; "
-                       f"{generator.path} makes {makes}: pass a classifier trained on images of its size and channels")
-
-
-def same_classes(contract, classifier: Classifier) -> bool:
-    """True when the generator's class k is the classifier's class k, for each of its classes: by name, a class
-    without a name being its digit (MNIST's, on either side)."""
-    theirs = classifier.class_names or tuple(str(k) for k in range(classifier.num_classes))
-    ours = contract.class_names or tuple(str(k) for k in range(contract.num_classes or contract.digit_code))
-    return tuple(ours) == tuple(theirs[:len(ours)])
-
-
-# How a generator was told the digit to draw, as eval reports it.
-ASKED = {"labels": "the requested digit (labels 0..9 in turn)", "code": "the digit each latent names (its digit code)"}
-ASKED_CLASS = {"labels": "the requested class (each label in turn)", "code": "the class each latent names (its code)"}
-
-
-def asked_digits(contract, count: int, seed: int) -> tuple[np.ndarray | None, str]:
-    """The digit each of ``count`` samples (latent convention, ``seed``) was asked to be, and how it was asked.
-
-    A conditional generator is sampled with the convention's labels (each digit count/10 times);
-    a generator with a digit code draws the argmax of each latent's code; any other: (None, "").
-    """
-    asked = ASKED_CLASS if contract.class_names else ASKED
-    if contract.conditional:
-        return contract.default_labels(count), asked["labels"]
-    if contract.digit_code:
-        from gantool.runtime.contract import latents
-
-        return np.argmax(latents(count, contract.latent_dim, seed)[:, :contract.digit_code], axis=1), asked["code"]
-    return None, ""
 
 
 def evaluate_real(images: np.ndarray, source: str, real: RealDigits | None = None,

@@ -1,7 +1,7 @@
 """The real-data floor: reference statistics built from MNIST with the shipped classifier.
 
 Kept apart from :mod:`gantool.judge.reference` (which only loads the statistics) because
-building them judges real digits exactly as :mod:`gantool.judge.evaluate` judges generated
+building them judges real digits exactly as :mod:`gantool.judge.figures` judges generated
 ones, and evaluation itself reads the statistics: this module sits above both.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from gantool.judge.evaluate import evaluate_outputs
+from gantool.judge.figures import evaluate_outputs
 from gantool.judge.metrics import feature_stats
 from gantool.judge.reference import FLOOR_COUNTS, ReferenceStats, subset_indices
 
@@ -23,7 +23,7 @@ def build_reference(classifier, x_train: np.ndarray, x_test: np.ndarray, y_test:
     """Compute the statistics and the floor table with ``classifier`` (the shipped ONNX file).
 
     The floor for ``n`` judges ``n`` training digits (seeded subset) exactly as
-    :func:`gantool.judge.evaluate.evaluate_outputs` judges generated ones:
+    :func:`gantool.judge.figures.evaluate_outputs` judges generated ones:
     FID against the test statistics, PRDC against ``min(n, 10000)`` test digits.
     """
     test_logits, test_features = classifier.predict(x_test)

@@ -4,9 +4,11 @@ Training (:mod:`gantool.train.images`, which caches the decoded images and feeds
 cache), ``gantool train-classifier --data DIR`` and ``gantool eval --data DIR`` (a base-install
 command) all read data through this module, so every one of them sees the same pixels.
 
-- :func:`index_images` lists a folder's images (or names an ``.npz``) and fingerprints the list;
+- :func:`index_images` lists a folder's images (or names an ``.npz``) and fingerprints the list
+  (:mod:`gantool.judge.image_index`);
 - :func:`open_source` opens their headers, :func:`settle` decides size and channels, :func:`decode_all`
-  decodes them (the pieces the training cache is built from);
+  decodes them (the pieces the training cache is built from; opening and decoding live in
+  :mod:`gantool.judge.image_decode`);
 - :func:`read_images` does all of that in memory and returns :class:`DecodedImages` (how
   :mod:`gantool.judge.real` reads them for ``eval`` and ``train-classifier``).
 
@@ -40,119 +42,30 @@ Example::
 from __future__ import annotations
 
 import collections
-import concurrent.futures
 import dataclasses
-import functools
 import hashlib
-import math
 import numbers
 import os
-import zipfile
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
 
-from gantool.errors import DataError, GantoolError, first_line
+from gantool.errors import DataError, GantoolError
+from gantool.judge.image_decode import (  # noqa: F401  (CHUNK, PREPROCESS, RESAMPLE re-exported: this module's public API)
+    CHUNK,
+    PREPROCESS,
+    RESAMPLE,
+    ImageSource,
+    decode_all,
+    open_source,
+)
+from gantool.judge.image_index import HOW_TO_PASS, ImageIndex, image_extensions, index_images
 
 DEFAULT_IMAGE_SIZE = 64
-RESAMPLE = Image.Resampling.LANCZOS
 GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"})
-PREPROCESS = "exif orientation; alpha on white; 16-bit to 8; shorter side to N (Lanczos); centre crop; v1"
-HOW_TO_PASS = ("pass `data`: a folder of images (PNG, JPEG, BMP, WebP, GIF, ...), one sub-folder per class "
-               "if labelled, or an .npz with a uint8 array 'x'")
-CHUNK = 256  # files decoded per batch of work: bounds the results waiting in memory
 
 Progress = Callable[[int, int], None]
-
-
-@functools.cache
-def image_extensions() -> frozenset[str]:
-    """Lower-case suffixes (``.png``) of the formats Pillow can open, from its registry."""
-    return frozenset(ext for ext, kind in Image.registered_extensions().items() if kind in Image.OPEN)
-
-
-@dataclasses.dataclass(frozen=True)
-class ImageIndex:
-    """What :func:`index_images` found.
-
-    Args:
-        root: the folder (for an ``.npz``: the folder holding it).
-        kind: ``folder`` or ``npz``.
-        files: image paths relative to ``root`` (POSIX form), by class then path; the ``.npz``'s name.
-        labels: one class index per file; None when unlabeled (an ``.npz`` keeps its labels inside).
-        class_names: the class folders' names, sorted (empty when unlabeled).
-        ignored: relative paths not used: files beside class folders, files without an image extension.
-        fingerprint: sha256 of the files' relative paths, sizes and modification times.
-    """
-
-    root: Path
-    kind: str
-    files: tuple[str, ...]
-    labels: tuple[int, ...] | None
-    class_names: tuple[str, ...]
-    ignored: tuple[str, ...]
-    fingerprint: str
-
-    @property
-    def where(self) -> Path:
-        """The data as the user named it: the folder, or the ``.npz`` file."""
-        return self.root / self.files[0] if self.kind == "npz" else self.root
-
-
-def index_images(data: str | os.PathLike[str]) -> ImageIndex:
-    """Index the images of folder ``data`` (recursively) or name the ``.npz`` it is; nothing is decoded.
-
-    Raises:
-        DataError: ``data`` does not exist, is another kind of file, or is a folder without any file
-            with an image extension.
-    """
-    path = Path(data).expanduser()
-    if not path.exists():
-        raise DataError(f"`data` {path} does not exist; {HOW_TO_PASS}")
-    if path.is_file():
-        if path.suffix.lower() != ".npz":
-            raise DataError(f"`data` {path} is a file but not an .npz; {HOW_TO_PASS}")
-        return ImageIndex(path.parent, "npz", (path.name,), None, (), (), _fingerprint(path.parent, [path.name]))
-    root_images, root_others = _files_in(path, path, recursive=False)
-    classes = {}
-    for folder in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        images, others = _files_in(folder, path, recursive=True)
-        root_others += others
-        if images:
-            classes[folder.name] = images
-    if classes:
-        files = [rel for images in classes.values() for rel in images]
-        labels = tuple(label for label, images in enumerate(classes.values()) for _ in images)
-        ignored = root_images + root_others
-    else:
-        files, labels, ignored = root_images, None, root_others
-    if not files:
-        raise DataError(f"`data` {path} holds no file with an image extension; {HOW_TO_PASS}")
-    return ImageIndex(path, "folder", tuple(files), labels, tuple(classes), tuple(sorted(ignored)),
-                      _fingerprint(path, files))
-
-
-def _files_in(folder: Path, root: Path, recursive: bool) -> tuple[list[str], list[str]]:
-    """(image files, other files) under ``folder`` as sorted POSIX paths relative to ``root``; hidden names skipped."""
-    images, others = [], []
-    for current, dirs, names in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
-        for name in names:
-            if not name.startswith("."):
-                rel = (Path(current) / name).relative_to(root).as_posix()
-                (images if Path(name).suffix.lower() in image_extensions() else others).append(rel)
-    return sorted(images), sorted(others)
-
-
-def _fingerprint(root: Path, files) -> str:
-    digest = hashlib.sha256()
-    for rel in files:
-        stat = (root / rel).stat()
-        digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
 
 
 def check_settings(image_size: int | None, channels: int | None) -> None:
@@ -162,125 +75,6 @@ def check_settings(image_size: int | None, channels: int | None) -> None:
         raise GantoolError(f"`image_size` must be a whole number of pixels >= 1, got {image_size!r}")
     if channels is not None and channels not in (1, 3):
         raise GantoolError(f"`channels` must be 1 (greyscale) or 3 (colour), got {channels!r}")
-
-
-@dataclasses.dataclass
-class ImageSource:
-    """The decodable items of the data: ``decode(item, size, channels)`` gives an array or raises."""
-
-    items: list
-    labels: list | None
-    sizes: list
-    modes: list
-    skipped: list[str]
-    decode: Callable
-    class_names: tuple[str, ...]
-
-
-def open_source(index: ImageIndex) -> ImageSource:
-    """The items of ``index``: a folder's files (headers read once) or an ``.npz``'s rows."""
-    return _npz_source(index) if index.kind == "npz" else _folder_source(index)
-
-
-def _folder_source(index: ImageIndex) -> ImageSource:
-    """Open every file's header once (mode, size); files Pillow cannot identify are skipped here."""
-    items, labels, sizes, modes, skipped = [], [], [], [], []
-    for i, rel in enumerate(index.files):
-        try:
-            with Image.open(index.root / rel) as image:
-                sizes.append(image.size)
-                modes.append(image.mode)
-        except Exception as exc:  # Pillow's plugins raise many types for a bad file
-            skipped.append(f"{rel}: {_reason(exc)}")
-            continue
-        items.append(rel)
-        labels.append(index.labels[i] if index.labels is not None else None)
-
-    def decode(rel, size, channels):
-        with Image.open(index.root / rel) as image:
-            _draft(image, size)
-            return _prepare(ImageOps.exif_transpose(image), size, channels)
-
-    return ImageSource(items, labels if index.labels is not None else None, sizes, modes, skipped, decode,
-                       index.class_names)
-
-
-def _npz_source(index: ImageIndex) -> ImageSource:
-    from gantool.judge import mnist
-
-    path = index.root / index.files[0]
-    if not zipfile.is_zipfile(path):
-        raise DataError(f"`data` {path} is not a readable .npz (empty, truncated or another kind of file); {HOW_TO_PASS}")
-    with zipfile.ZipFile(path) as archive:
-        names = {name.removesuffix(".npy") for name in archive.namelist()}
-    if "x" in names:
-        x, y = _read_xy(path, "y" in names)
-    elif names.issuperset(mnist.NPZ_KEYS):
-        digits = mnist.validate(mnist.read_npz(path), str(path))
-        x, y = digits.x_train, digits.y_train
-    else:
-        raise DataError(f"`data` {path} holds neither an array 'x' nor a Keras mnist.npz's {', '.join(mnist.NPZ_KEYS)}")
-    if x.ndim == 4 and x.shape[-1] == 1:
-        x = x[..., 0]
-    if x.dtype != np.uint8 or not (x.ndim == 3 or x.ndim == 4 and x.shape[-1] == 3) or 0 in x.shape:
-        raise DataError(f"`data` {path}: 'x' must be uint8 (n, h, w) or (n, h, w, 1|3), got {x.dtype} {x.shape}")
-    if y is not None and (y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer) or y.min() < 0):
-        raise DataError(f"`data` {path}: 'y' must hold {len(x)} integer labels >= 0, got {y.dtype} {y.shape}")
-    height, width = x.shape[1:3]
-
-    def decode(i, size, channels):
-        if (height, width, channels) == (size, size, 1 if x.ndim == 3 else 3):
-            return x[i].reshape(size, size, channels)
-        return _prepare(Image.fromarray(x[i]), size, channels)
-
-    class_names = tuple(str(c) for c in range(int(y.max()) + 1)) if y is not None else ()
-    return ImageSource(list(range(len(x))), None if y is None else y.tolist(), [(width, height)] * len(x),
-                       ["L" if x.ndim == 3 else "RGB"] * len(x), [], decode, class_names)
-
-
-def _read_xy(path: Path, with_y: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return npz["x"], npz["y"] if with_y else None
-    except ValueError as exc:
-        raise DataError(f"`data` {path} holds an array gantool will not load ({first_line(exc, 120)}); "
-                        "save 'x' as a plain uint8 array") from None
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise DataError(f"`data` {path} is not a readable .npz ({type(exc).__name__}); {HOW_TO_PASS}") from None
-
-
-def _draft(image: Image.Image, size: int) -> None:
-    """Let a JPEG decode at a reduced scale that still leaves twice the pixels needed (no-op for others)."""
-    width, height = image.size
-    if min(width, height) > 2 * size:
-        scale = 2 * size / min(width, height)
-        image.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))
-
-
-def _prepare(image: Image.Image, size: int, channels: int) -> np.ndarray:
-    """One image as uint8 ``(size, size, channels)``: mode, then shorter side to ``size``, then the centre square."""
-    if image.mode == "F" or image.mode.startswith("I"):
-        wide = np.asarray(image, dtype=np.float64)
-        image = Image.fromarray(np.clip(np.rint(wide if image.mode == "F" else wide / 257.0), 0, 255).astype(np.uint8))
-    if image.has_transparency_data:
-        rgba = image.convert("RGBA")
-        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-    image = image.convert("L" if channels == 1 else "RGB")
-    width, height = image.size
-    if (width, height) != (size, size):
-        # torchvision's Resize(size): the shorter side becomes size, the longer one rounded down.
-        longer = int(size * max(width, height) / min(width, height))
-        new = (size, longer) if width <= height else (longer, size)
-        image = image.resize(new, RESAMPLE)
-        left, top = int(round((new[0] - size) / 2.0)), int(round((new[1] - size) / 2.0))
-        image = image.crop((left, top, left + size, top + size))
-    return np.asarray(image, dtype=np.uint8).reshape(size, size, channels)
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, Image.UnidentifiedImageError):
-        return "not an image Pillow can read"
-    return f"{type(exc).__name__}: {first_line(exc, 80)}"
 
 
 def listed(entries, limit: int = 5) -> str:
@@ -330,19 +124,6 @@ def settle(index: ImageIndex, source: ImageSource, image_size: int | None, chann
     if others:
         lines.append(f"{len(others)} file(s) without an image extension ignored: {listed(others)}")
     return Settled(size, chans, data_size, data_channels, tuple(lines))
-
-
-def decode_all(source: ImageSource, size: int, channels: int, workers: int):
-    """Each item's array (or the reason it failed), in item order whatever ``workers`` is."""
-    def one(item):
-        try:
-            return source.decode(item, size, channels)
-        except Exception as exc:  # a truncated or corrupt file: skipped and named, not fatal
-            return _reason(exc)
-
-    with concurrent.futures.ThreadPoolExecutor(max(1, workers)) as pool:
-        for start in range(0, len(source.items), CHUNK):
-            yield from pool.map(one, source.items[start:start + CHUNK])
 
 
 def result_summary(index: ImageIndex, source: ImageSource, count: int, size: int, channels: int,
