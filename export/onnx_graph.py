@@ -161,3 +161,10 @@ def attributes(node) -> dict:
     from onnx import helper
 
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def spatial_size(dims) -> int:
+    """Height x width of an NCHW tensor's shape (0 when unknown)."""
+    if not dims or len(dims) != 4 or not all(isinstance(d, int) and d > 0 for d in dims[2:]):
+        return 0
+    return dims[2] * dims[3]

@@ -12,7 +12,8 @@ the DepthToSpace in between disappears, so a chain of ConvTranspose layers needs
 only one DepthToSpace at the end. ``b = 1`` is the plain case, and a stride-1
 ConvTranspose becomes a Conv with the flipped, in/out-transposed kernel and pads
 ``k-1-p``. Everything is exact: each Conv weight is a copy of one ConvTranspose
-weight or zero; the graph rewrite itself lives in :mod:`gantool.export.onnx_optimize`.
+weight or zero. :func:`rewrite_conv_transpose` (the pass ``subpixel-conv-transpose`` of
+:mod:`gantool.export.onnx_optimize`) puts the result into a graph.
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+
+from gantool.errors import UnsupportedFormatError
+from gantool.export.onnx_graph import UNARY_ELEMENTWISE, EditableGraph, attributes, spatial_size
+
+# onnxruntime's fast (NCHWc) Conv works on blocks of 16 channels (one AVX-512
+# register); splitting a phase Conv into narrower per-phase Convs measured slower.
+SPLIT_MIN_CHANNELS = 16
+_SLICE_TO_END = np.iinfo(np.int64).max
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,3 +149,146 @@ def multiply_adds(plan_h: AxisPlan, plan_w: AxisPlan, split: list[PhaseConv] | N
     """Kernel taps per output pixel block: (single Conv, split Convs); compares the two forms' work."""
     single = plan_h.block * plan_w.block * plan_h.kernel * plan_w.kernel
     return single, (single if split is None else sum(p.weight.shape[2] * p.weight.shape[3] for p in split))
+
+
+# --- the graph rewrite (pass ``subpixel-conv-transpose`` of gantool.export.onnx_optimize) ---
+
+
+def _conv_transpose_plans(graph: EditableGraph, node, in_block: int):
+    """The two axis plans for ``node``; raises if the rewrite would not be exact."""
+    weight = graph.const(node.input[1])
+    where = f"ConvTranspose {node.name or node.output[0]}"
+    if weight is None or weight.ndim != 4:
+        raise UnsupportedFormatError(
+            f"{where}: the optimizer handles 2-D ConvTranspose with constant weights only; export with `plain`")
+    attrs = attributes(node)
+    unsupported = {
+        "group": attrs.get("group", 1) != 1,
+        "dilations": any(d != 1 for d in attrs.get("dilations", [1, 1])),
+        "output_shape": "output_shape" in attrs,
+        "auto_pad": attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", b"VALID"),
+        "a non-constant bias": len(node.input) > 2 and bool(node.input[2]) and graph.const(node.input[2]) is None,
+    }
+    if any(unsupported.values()):
+        names = ", ".join(k for k, v in unsupported.items() if v)
+        raise UnsupportedFormatError(f"{where}: cannot rewrite a ConvTranspose with {names}; export with `plain`")
+    strides = list(attrs.get("strides", [1, 1]))
+    pads = list(attrs.get("pads", [0, 0, 0, 0]))
+    output_padding = list(attrs.get("output_padding", [0, 0]))
+    if strides[0] != strides[1]:
+        raise UnsupportedFormatError(
+            f"{where}: strides {strides} differ; DepthToSpace needs equal strides; export with `plain`")
+    kernel = weight.shape[2:]
+    return [plan_axis(kernel[a], strides[a], pads[a], pads[a + 2], output_padding[a], in_block) for a in range(2)]
+
+
+def rewrite_conv_transpose(graph: EditableGraph, node, phase_forms: dict, shapes: dict, estimate: bool) -> int:
+    """Replace ``node`` by Conv(s) [+ DepthToSpace [+ Slice]] computing the same output.
+
+    ``phase_forms`` maps a tensor made by an earlier rewrite's DepthToSpace to
+    ``(phase tensor, block, DepthToSpace node)``; a strided ConvTranspose reading
+    it reads the phase tensor instead, and that DepthToSpace goes away. With ``estimate``
+    the new weights are zero-stride views (sizes without memory).
+
+    Returns:
+        The multiply-adds per image the rewrite adds (negative: saves); 0 where the input's size is unknown.
+    """
+    from onnx import helper
+
+    source, in_block = node.input[0], 1
+    chained = phase_forms.get(node.input[0])
+    if chained and attributes(node).get("strides", [1, 1])[0] > 1 and graph.sole_consumer(node.input[0]) is node:
+        source, in_block, depth_to_space = chained
+        graph.remove(depth_to_space)
+    plan_h, plan_w = _conv_transpose_plans(graph, node, in_block)
+    weight = graph.consts[node.input[1]]
+    has_bias = len(node.input) > 2 and node.input[2]
+    bias = graph.consts[node.input[2]] if has_bias else np.zeros(weight.shape[1], np.float32)
+    hint = node.name or node.output[0]
+    if estimate:
+        rows = plan_h.block * plan_w.block * weight.shape[1]
+        conv_weight = np.broadcast_to(np.float32(0), (rows, plan_h.in_block * plan_w.in_block * weight.shape[0],
+                                                       plan_h.kernel, plan_w.kernel))
+        conv_bias = np.broadcast_to(np.float32(0), (rows,))
+    else:
+        conv_weight, conv_bias = phase_weights(weight, bias, plan_h, plan_w)
+    convs, phases = _phase_convs(graph, hint, source, conv_weight, conv_bias, plan_h, plan_w, copy=not estimate)
+    positions = spatial_size(shapes.get(node.input[0]))
+    new_weights = sum(graph.consts[conv.input[1]].size for conv in convs if conv.op_type == "Conv")
+    added = new_weights * positions // (plan_h.in_block * plan_w.in_block) - weight.size * positions
+    block, crop = plan_h.block, plan_h.crop_end or plan_w.crop_end
+    tail = []
+    if block > 1:
+        tail.append(helper.make_node("DepthToSpace", [phases], [graph.name(f"{hint}/spatial")],
+                                     name=graph.name(f"{hint}/depth_to_space"), blocksize=block, mode="DCR"))
+    if crop:
+        ends = [-plan.crop_end if plan.crop_end else _SLICE_TO_END for plan in (plan_h, plan_w)]
+        slice_inputs = [tail[-1].output[0] if tail else phases,
+                        graph.add_const(f"{hint}/crop_starts", np.zeros(2, np.int64)),
+                        graph.add_const(f"{hint}/crop_ends", np.array(ends, np.int64)),
+                        graph.add_const(f"{hint}/crop_axes", np.array([2, 3], np.int64))]
+        tail.append(helper.make_node("Slice", slice_inputs, [graph.name(f"{hint}/cropped")],
+                                     name=graph.name(f"{hint}/crop")))
+    if tail:
+        tail[-1].output[0] = node.output[0]
+    else:
+        convs[-1].output[0] = node.output[0]
+    graph.replace(node, convs + tail)
+    final = _hoist_activation(graph, convs, tail)
+    if tail and not crop:
+        phase_forms[final] = (tail[0].input[0], block, tail[0])
+    return added
+
+
+def _phase_convs(graph: EditableGraph, hint: str, source: str, conv_weight, conv_bias, plan_h, plan_w,
+                 copy: bool = True):
+    """The Conv nodes computing all phases (one Conv, or one per phase and a Concat) and their output name."""
+    from onnx import helper
+
+    phases = plan_h.block * plan_w.block
+    wide = conv_weight.shape[0] // phases >= SPLIT_MIN_CHANNELS
+    split = split_phases(conv_weight, conv_bias, plan_h, plan_w, copy) if wide else None
+    single_taps, split_taps = multiply_adds(plan_h, plan_w, split)
+    if split is None or split_taps >= single_taps or len(split) == 1:
+        pads = [plan_h.pad_begin, plan_w.pad_begin, plan_h.pad_end, plan_w.pad_end]
+        split = [PhaseConv(conv_weight, conv_bias, tuple(pads))]
+    nodes = []
+    for index, phase in enumerate(split):
+        tag = f"{hint}/phase{index}" if len(split) > 1 else f"{hint}/conv"
+        inputs = [source, graph.add_const(f"{tag}_weight", phase.weight), graph.add_const(f"{tag}_bias", phase.bias)]
+        nodes.append(helper.make_node("Conv", inputs, [graph.name(tag)], name=graph.name(tag),
+                                      kernel_shape=list(phase.weight.shape[2:]), pads=list(phase.pads),
+                                      strides=[1, 1], dilations=[1, 1]))
+    if len(nodes) > 1:
+        nodes.append(helper.make_node("Concat", [n.output[0] for n in nodes], [graph.name(f"{hint}/phases")],
+                                      name=graph.name(f"{hint}/concat"), axis=1))
+    return nodes, nodes[-1].output[0]
+
+
+def _hoist_activation(graph: EditableGraph, convs: list, tail: list) -> str:
+    """Move a unary activation reading the rewrite's output to right after its Conv(s).
+
+    The activation is elementwise, so it commutes with Concat, DepthToSpace and
+    Slice; right after a Conv, onnxruntime fuses it into the convolution kernel.
+
+    Returns:
+        The name of the rewrite's final (now activated) tensor.
+    """
+    from onnx import helper
+
+    if not tail:
+        return convs[-1].output[0]
+    activation = graph.sole_consumer(tail[-1].output[0])
+    if activation is None or activation.op_type not in UNARY_ELEMENTWISE or len(activation.input) != 1:
+        return tail[-1].output[0]
+    graph.remove(activation)
+    tail[-1].output[0] = activation.output[0]
+    for conv in [n for n in convs if n.op_type == "Conv"]:
+        raw = graph.name(f"{conv.output[0]}/raw")
+        activated = conv.output[0]
+        conv.output[0] = raw
+        copy = helper.make_node(activation.op_type, [raw], [activated],
+                                name=graph.name(f"{conv.name}/{activation.op_type}"))
+        copy.attribute.extend(activation.attribute)
+        graph.replace(conv, [conv, copy])
+    return activation.output[0]
