@@ -20,17 +20,25 @@ import numpy as np
 
 from gantool.export.onnx_graph import EditableGraph, attributes
 
-# At most this many output channels: the grid of docs/export_graphs.md measured the ConvTranspose form
-# 1.2x-25x faster up to 16 output channels and 0.9x at 32 (128 -> 32 channels, 3x3, 14x14).
+# Which Convs are narrow (python benchmarks/narrow_conv.py; the grid is in docs/export_graphs.md): up to
+# ALWAYS_NARROW output channels the ConvTranspose form measured 1.6x-25x faster whatever the input channels
+# (3 -> 1 to 512 -> 3); from there to NARROW_MAX_CHANNELS (one AVX-512 NCHWc block) only with at least
+# MIN_FAN_IN times as many input channels (16 outputs: 0.79x-0.82x from 16 inputs, 0.98x-1.11x from 32,
+# 1.08x-1.47x from 48 to 256); with 32 outputs it measured 0.87x-0.91x.
+ALWAYS_NARROW = 8
 NARROW_MAX_CHANNELS = 16
+MIN_FAN_IN = 3
 
 
 def narrow_conv_plan(node, kernel_shape: tuple[int, ...] | None) -> tuple[int, ...] | None:
     """The ConvTranspose pads for ``node`` (its constant kernel's shape ``kernel_shape``; None: not a constant)
-    where the rewrite applies to it, else None: a 2-D Conv of at most :data:`NARROW_MAX_CHANNELS` outputs,
-    stride 1, no dilation, one group, explicit pads each smaller than the kernel."""
-    if (node.op_type != "Conv" or kernel_shape is None or len(kernel_shape) != 4
-            or kernel_shape[0] > NARROW_MAX_CHANNELS):
+    where the rewrite applies to it, else None: a 2-D Conv with at most :data:`ALWAYS_NARROW` outputs, or at
+    most :data:`NARROW_MAX_CHANNELS` and :data:`MIN_FAN_IN` times as many inputs; stride 1, no dilation, one
+    group, explicit pads each smaller than the kernel."""
+    if node.op_type != "Conv" or kernel_shape is None or len(kernel_shape) != 4:
+        return None
+    outputs, inputs = kernel_shape[:2]
+    if outputs > ALWAYS_NARROW and (outputs > NARROW_MAX_CHANNELS or inputs < MIN_FAN_IN * outputs):
         return None
     attrs = attributes(node)
     kernel = kernel_shape[2:]
