@@ -340,3 +340,23 @@ def test_code_critic_judges_each_fake_with_the_digit_its_latent_names(tmp_path, 
                          ({"latent_dim": 8}, "`latent_dim` 8 is too short")):
         with pytest.raises(GantoolError, match=message):
             TrainConfig(epochs=1, code_critic=True, **bad)
+
+
+def test_a_run_of_a_version_with_other_networks_is_refused_in_one_line(tmp_path):
+    """cdcgan-paper v2 changed its critic: a v1 checkpoint does not fit it, so resuming one says so, not a shape error."""
+    import dataclasses
+
+    from gantool.train.checkpoint import save_checkpoint
+    from gantool.train.recipes import recipe, run_recipe
+    from gantool.train.trainer import RunDir
+
+    current = recipe("cdcgan-paper")
+    assert current.resumable_from == current.version == 2
+    older = dataclasses.replace(current.configs({"epochs": 2})[-1], recipe_version=1)
+    run = RunDir(tmp_path / "run")
+    run.checkpoint.parent.mkdir(parents=True)
+    save_checkpoint(run.checkpoint, {}, 1, older)
+    for chosen in (None, current):
+        with pytest.raises(GantoolError, match=r"recipe cdcgan-paper v1, whose networks this version no longer builds "
+                                               r"\(v2's differ\); its checkpoint cannot be resumed: start a new run"):
+            run_recipe(chosen, run.root, resume=True, log=lambda line: None)

@@ -124,3 +124,22 @@ def test_two_steps_of_training_on_own_images(tmp_path, mode):
     history = gan.fit(dataset, epochs=1, steps_per_epoch=2, verbose=0, shuffle=False)
     assert np.isfinite(history.history["d_loss"][-1]) and np.isfinite(history.history["g_loss"][-1])
     assert any(not np.array_equal(a, b) for a, b in zip(before, generator.get_weights(), strict=True))
+
+
+def test_conditional_critic_projects_the_label_onto_summed_features():
+    """The label term is Miyato & Koyama's <embed(label), the last map summed over its positions>: one weight
+    per channel and class. cdcgan-paper v1 projected onto the flattened map (a weight per position, channel and
+    class: a template of where each feature should fire), and its label term outgrew the plain logit on fakes."""
+    import keras
+
+    from gantool.train.models import build_sized_discriminator
+
+    critic = build_sized_discriminator(32, 3, base_filters=8, num_classes=3)
+    last_map = critic.get_layer("flatten").input  # 4x4x32
+    probe = keras.Model(critic.inputs, [last_map, critic.get_layer("logit_plain").output, critic.output])
+    table = np.asarray(critic.get_layer("label_projection").embeddings)
+    assert table.shape == (3, last_map.shape[-1])
+    images = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32)
+    for label in range(3):
+        features, plain, logit = (np.asarray(t) for t in probe([images, np.full(4, label, np.int32)], training=False))
+        np.testing.assert_allclose(logit, plain + features.sum(axis=(1, 2)) @ table[label][:, None], atol=1e-4)

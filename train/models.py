@@ -352,13 +352,17 @@ def build_sized_discriminator(image_size: int = 64, channels: int = 3, *, base_f
     Per halving a Conv2D (4x4, stride 2, no bias) and LeakyReLU(0.2), BatchNorm on all but the first,
     from ``base_filters`` doubling down to a 4x4 map, then Flatten and a Dense logit (the example's last
     4x4 convolution, as a logit for ``BinaryCrossentropy(from_logits=True)``). With ``num_classes`` it
-    also takes ``label`` (int32) and adds the projection term <embed(label), features> (Miyato & Koyama
-    2018, as ``cdcgan``'s critic; its 28x28 label plane would cost a Dense of size**2 outputs at 128):
-    the critic a conditional generator, or ``code_critic``'s unconditional one with ``num_classes=10``,
-    is judged by. ``image_size`` 28 gives the tutorial's critic.
+    also takes ``label`` (int32) and adds the projection term <embed(label), pooled> of Miyato & Koyama
+    (2018), where ``pooled`` is the last map summed over its 4x4 positions (their global sum pooling):
+    one weight per channel and class, so the label asks for features wherever in the picture they are.
+    Projecting onto the flattened map instead (``cdcgan-paper`` v1) gave each class a weight per position
+    and channel, a template of where each feature should fire, and a larger label term
+    (docs/own_images.md). No 28x28 label plane as in ``cdcgan``'s critic: it would cost a
+    Dense of size**2 outputs at 128. This is the critic a conditional generator, or ``code_critic``'s
+    unconditional one with ``num_classes=10``, is judged by. ``image_size`` 28 gives the tutorial's critic.
     """
     import keras
-    from keras import layers
+    from keras import layers, ops
 
     check_layout(image_size, channels)
     if image_size == MNIST_SIZE:
@@ -378,9 +382,10 @@ def build_sized_discriminator(image_size: int = 64, channels: int = 3, *, base_f
         return keras.Model(image, logit, name="discriminator")
     label = keras.Input(shape=(), dtype="int32", name="label")
     logit = layers.Dense(1, kernel_initializer=init, name="logit_plain")(features)
-    projection = layers.Embedding(num_classes, features.shape[-1], embeddings_initializer=init,
+    pooled = ops.sum(x, axis=(1, 2))  # global sum pooling: one value per channel, wherever it fired
+    projection = layers.Embedding(num_classes, pooled.shape[-1], embeddings_initializer=init,
                                   name="label_projection")(label)
-    agreement = layers.Dot(axes=1, name="label_agreement")([projection, features])
+    agreement = layers.Dot(axes=1, name="label_agreement")([projection, pooled])
     return keras.Model([image, label], layers.Add(dtype=output_dtype, name="logit")([logit, agreement]),
                        name="discriminator")
 

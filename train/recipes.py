@@ -59,7 +59,12 @@ class Measured:
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-    """A named schedule: settings shared by every phase, then the phases in order."""
+    """A named schedule: settings shared by every phase, then the phases in order.
+
+    ``resumable_from``: the earliest version whose runs this code can resume. A version that changes
+    the networks the recipe builds (not only its settings) sets it to itself: the checkpoint of an
+    earlier one does not fit the networks built now, so resuming it is refused in one line.
+    """
 
     name: str
     version: int
@@ -68,6 +73,7 @@ class Recipe:
     settings: dict[str, Any]
     phases: tuple[Phase, ...]
     measured: tuple[Measured, ...] = ()
+    resumable_from: int = 0
 
     @property
     def epochs(self) -> int:
@@ -205,11 +211,12 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
         (Phase(25),),
     ),
     Recipe(
-        "cdcgan-paper", 1, "cdcgan-paper",
+        "cdcgan-paper", 2, "cdcgan-paper",
         "dcgan-paper with a label input, one class per sub-folder of the data (sample --label NAME). What "
         "--data DIR trains by default when the images are labeled but not MNIST's ten 28x28 grey classes",
         _PAPER,
         (Phase(25),),
+        resumable_from=2,  # v2: the critic projects the label onto summed, not flattened, features
     ),
     Recipe(
         "quadratic", 1, "quadratic",
@@ -308,6 +315,15 @@ def _check_phases_kept(chosen: Recipe, earlier: dict[str, Any], configs: list[Tr
                            f"{', '.join(map(str, after))}; resume it without `epochs`, or start a new run")
 
 
+def _check_networks_kept(saved: TrainConfig, root: Path) -> None:
+    """Refuse to resume a run whose recipe version built networks this code no longer builds."""
+    current = RECIPES.get(canonical(saved.recipe)) if saved.recipe else None
+    if current is not None and saved.recipe_version < current.resumable_from:
+        raise GantoolError(f"{root} was trained with recipe {saved.recipe} v{saved.recipe_version}, whose networks "
+                           f"this version no longer builds (v{current.version}'s differ); its checkpoint cannot be "
+                           "resumed: start a new run (its generator.keras still exports and samples)")
+
+
 def run_recipe(chosen: Recipe | None, out: str | Path, overrides: dict[str, Any] | None = None,
                data: str | None = None, resume: bool = False, log: Callable[[str], None] = print,
                stop_after: int | None = None, data_changed_ok: bool = False):
@@ -351,6 +367,7 @@ def _run_phases(chosen: Recipe, out: str | Path, overrides: dict[str, Any] | Non
     done = 0
     if resume and run.checkpoint.is_file():
         done, saved = read_checkpoint_meta(run.checkpoint)
+        _check_networks_kept(saved, run.root)
         if saved.recipe and canonical(saved.recipe) != chosen.name:
             raise GantoolError(f"{run.root} was trained with recipe {saved.recipe}, not {chosen.name}; "
                                f"resume it with recipe {saved.recipe}")
