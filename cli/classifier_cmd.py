@@ -15,7 +15,7 @@ from gantool.cli.app import app, handle_errors
 def train_classifier_command(
     data: Annotated[Path | None, typer.Option(help="mnist.npz or a folder of MNIST IDX files (default: $GANTOOL_DATA, Keras' cache, download): the shipped digit classifier; or a folder of images with one sub-folder per class (or an .npz with x and y): a classifier of their size and channels.")] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for classifier.onnx (and, for MNIST, classifier_stats.npz); default for MNIST: runtime/assets, the shipped files.")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Passes over the training images (default: 6 for MNIST's 60,000 digits, 20 for a folder).", show_default=False)] = None,
+    epochs: Annotated[int | None, typer.Option(help="Passes over the training images (default: 6 for MNIST's 60,000 digits; for a folder 20, or more to make 2,808 updates).", show_default=False)] = None,
     batch_size: Annotated[int, typer.Option(help="Images per step.")] = 128,
     lr: Annotated[float, typer.Option(help="Peak Adam learning rate (cosine decay to 0).")] = 2e-3,
     seed: Annotated[int, typer.Option(help="Seed for weights, shuffling, shifts and dropout.")] = 0,
@@ -59,7 +59,7 @@ def train_classifier_command(
 
     config = ClassifierConfig(epochs=IMAGES_EPOCHS if epochs is None else epochs, batch_size=batch_size, lr=lr, seed=seed, flip=flip)
     onnx_path, trained = make_image_classifier(data, out, config, image_size=image_size, channels=channels,
-                                               log=typer.echo)
+                                               log=typer.echo, auto_epochs=epochs is None)
     typer.echo(f"Wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.2f} MB, held-out accuracy {trained.accuracy:.4f} "
                f"({trained.test_errors} errors), trained in {trained.seconds:.0f} s)")
     typer.echo(f"Next: gantool eval --model G.onnx --classifier {onnx_path} --data {data}")

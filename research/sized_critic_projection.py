@@ -31,17 +31,11 @@ def flat_critic(image_size: int, channels: int, num_classes: int):
     from keras import layers
 
     from gantool.train.config import Initializer
-    from gantool.train.models import PAPER_BATCHNORM, _kernel_initializer, sized_filters
+    from gantool.train.models import _kernel_initializer, sized_critic_trunk
 
     init = _kernel_initializer(Initializer.normal)
     image = keras.Input(shape=(image_size, image_size, channels), name="image")
-    x = image
-    for i, width in enumerate(reversed(sized_filters(image_size)), start=1):
-        x = layers.Conv2D(width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init,
-                          name=f"conv{i}")(x)
-        if i > 1:
-            x = layers.BatchNormalization(**PAPER_BATCHNORM, name=f"conv{i}_bn")(x)
-        x = layers.LeakyReLU(negative_slope=0.2, name=f"conv{i}_act")(x)
+    x = sized_critic_trunk(image, image_size, 64, init)
     features = layers.Flatten(name="flatten")(x)
     label = keras.Input(shape=(), dtype="int32", name="label")
     logit = layers.Dense(1, kernel_initializer=init, name="logit_plain")(features)

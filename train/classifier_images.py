@@ -31,7 +31,9 @@ The file's metadata holds what ``eval`` and a reader need: ``class_names`` (labe
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -50,8 +52,16 @@ from gantool.train.classifier import (
 STEM_FILTERS = 16
 BLOCK_FILTERS = (32, 64, 128)
 MIN_IMAGE_SIZE = 8
-# Epochs when the data is a folder of images: a few thousand images need more passes than MNIST's 60,000.
+# Epochs when the data is a folder of images: at least IMAGES_EPOCHS, and at least MIN_STEPS updates, the
+# shipped digit classifier's (6 epochs of 60,000 digits at batch 128). On 3,000 synthetic shapes (2,400
+# trained on) 20 epochs were 360 updates and reached 0.51 held-out accuracy, 150 epochs (2,700) 1.00.
 IMAGES_EPOCHS = 20
+MIN_STEPS = 6 * (60_000 // 128)
+
+
+def default_epochs(train_count: int, batch_size: int) -> int:
+    """Epochs for ``train_count`` training images: :data:`IMAGES_EPOCHS`, or more to reach :data:`MIN_STEPS`."""
+    return max(IMAGES_EPOCHS, math.ceil(MIN_STEPS / max(1, train_count // batch_size)))
 
 
 def halvings(image_size: int) -> int:
@@ -111,7 +121,7 @@ def check_out(out_dir: Path) -> Path:
 
 def make_image_classifier(data: str | os.PathLike[str], out_dir: Path, config: ClassifierConfig,
                           image_size: int | None = None, channels: int | None = None,
-                          log: Callable[[str], None] = print) -> tuple[Path, TrainedClassifier]:
+                          log: Callable[[str], None] = print, auto_epochs: bool = False) -> tuple[Path, TrainedClassifier]:
     """Read labeled images, train on all but the held-out fifth of each class, write ``out_dir/classifier.onnx``.
 
     Args:
@@ -120,6 +130,7 @@ def make_image_classifier(data: str | os.PathLike[str], out_dir: Path, config: C
         config: the recipe (:class:`~gantool.train.classifier.ClassifierConfig`).
         image_size, channels: the images' size and channels (None: the data's own; see
             :func:`gantool.judge.images.read_images`): give the generator's when they differ.
+        auto_epochs: replace ``config.epochs`` by :func:`default_epochs` for the training images found.
 
     Returns:
         The file written and the trained classifier (its held-out accuracy).
@@ -149,7 +160,10 @@ def make_image_classifier(data: str | os.PathLike[str], out_dir: Path, config: C
     images, labels = decoded.images, decoded.labels
     for line in decoded.summary:
         log(line)
-    log(f"training on {len(train)} images, {len(held)} held out ({HELD_OUT:.0%} of each class, seed {SPLIT_SEED})")
+    if auto_epochs:
+        config = dataclasses.replace(config, epochs=default_epochs(len(train), config.batch_size))
+    log(f"training on {len(train)} images, {len(held)} held out ({HELD_OUT:.0%} of each class, seed {SPLIT_SEED}), "
+        f"{config.epochs} epochs of {len(train) // config.batch_size} updates")
     trained = train_classifier(images[train], labels[train], images[held], labels[held], config, log,
                                build=lambda c: build_sized_classifier(decoded.image_shape, len(names), c))
     metadata = classifier_metadata(trained, decoded.content_sha256, _command(data, config, decoded.image_shape))

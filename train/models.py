@@ -349,9 +349,8 @@ def build_sized_discriminator(image_size: int = 64, channels: int = 3, *, base_f
                               initializer: Initializer = Initializer.normal, output_dtype=None):
     """The DCGAN paper's critic for ``image_size`` x ``image_size`` x ``channels`` images: one logit per image.
 
-    Per halving a Conv2D (4x4, stride 2, no bias) and LeakyReLU(0.2), BatchNorm on all but the first,
-    from ``base_filters`` doubling down to a 4x4 map, then Flatten and a Dense logit (the example's last
-    4x4 convolution, as a logit for ``BinaryCrossentropy(from_logits=True)``). With ``num_classes`` it
+    :func:`sized_critic_trunk` from ``base_filters`` doubling down to a 4x4 map, then Flatten and a Dense
+    logit (the example's last 4x4 convolution, as a logit for ``BinaryCrossentropy(from_logits=True)``). With ``num_classes`` it
     also takes ``label`` (int32) and adds the projection term <embed(label), pooled> of Miyato & Koyama
     (2018), where ``pooled`` is the last map summed over its 4x4 positions (their global sum pooling):
     one weight per channel and class, so the label asks for features wherever in the picture they are.
@@ -369,13 +368,7 @@ def build_sized_discriminator(image_size: int = 64, channels: int = 3, *, base_f
         return build_discriminator((28, 28, 1), initializer, output_dtype, _mnist_arch(num_classes))
     init = _kernel_initializer(Initializer(initializer))
     image = keras.Input(shape=(image_size, image_size, channels), name="image")
-    x = image
-    for i, width in enumerate(reversed(sized_filters(image_size, base_filters)), start=1):
-        x = layers.Conv2D(width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init,
-                          name=f"conv{i}")(x)
-        if i > 1:
-            x = layers.BatchNormalization(**PAPER_BATCHNORM, name=f"conv{i}_bn")(x)
-        x = layers.LeakyReLU(negative_slope=0.2, name=f"conv{i}_act")(x)
+    x = sized_critic_trunk(image, image_size, base_filters, init)
     features = layers.Flatten(name="flatten")(x)
     if not num_classes:
         logit = layers.Dense(1, kernel_initializer=init, dtype=output_dtype, name="logit")(features)
@@ -388,6 +381,21 @@ def build_sized_discriminator(image_size: int = 64, channels: int = 3, *, base_f
     agreement = layers.Dot(axes=1, name="label_agreement")([projection, pooled])
     return keras.Model([image, label], layers.Add(dtype=output_dtype, name="logit")([logit, agreement]),
                        name="discriminator")
+
+
+def sized_critic_trunk(image, image_size: int, base_filters: int, init):
+    """The DCGAN paper critic's convolutions on the Keras tensor ``image``, down to the last 4x4 map: per
+    halving a Conv2D (4x4, stride 2, no bias), BatchNorm on all but the first, LeakyReLU(0.2)."""
+    from keras import layers
+
+    x = image
+    for i, width in enumerate(reversed(sized_filters(image_size, base_filters)), start=1):
+        x = layers.Conv2D(width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init,
+                          name=f"conv{i}")(x)
+        if i > 1:
+            x = layers.BatchNormalization(**PAPER_BATCHNORM, name=f"conv{i}_bn")(x)
+        x = layers.LeakyReLU(negative_slope=0.2, name=f"conv{i}_act")(x)
+    return x
 
 
 def _mnist_arch(num_classes: int) -> str:
