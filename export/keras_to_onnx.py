@@ -81,8 +81,9 @@ def finish_graph(proto, contract: ModelContract, base: str):
 
 def session_record(proto) -> dict | None:
     """The onnxruntime settings ``proto``'s metadata asks for (:func:`set_session_settings`), or None."""
-    text = {p.key: p.value for p in proto.metadata_props}.get(SESSION_METADATA_KEY)
-    return json.loads(text) if text else None
+    from gantool.runtime.onnx_metadata import session_record as read_record
+
+    return read_record({p.key: p.value for p in proto.metadata_props}) or None
 
 
 def set_session_settings(proto) -> None:

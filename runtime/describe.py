@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from gantool.runtime.contract import GRAPH_CHOICE_METADATA_KEY, GRAPH_METADATA_KEY, SESSION_METADATA_KEY
+from gantool.runtime.contract import GRAPH_CHOICE_METADATA_KEY, GRAPH_METADATA_KEY
 
 
 def _metadata(backend) -> dict:
@@ -35,15 +35,13 @@ def graph_choice(backend) -> dict | None:
 
 def session_rule(backend) -> str:
     """The onnxruntime settings an ONNX file asks for, for a person ("" when none): what, which rule, why."""
-    try:
-        settings = json.loads(_metadata(backend).get(SESSION_METADATA_KEY) or "{}")
-    except ValueError:
-        return ""
-    if not isinstance(settings, dict) or not settings.get("disabled_optimizers"):
+    from gantool.runtime.onnx_metadata import session_record
+
+    record = session_record(_metadata(backend))
+    if not record:
         return ""
     applied = "applied" if getattr(backend, "settings", None) else "not applied"
-    return (f"{', '.join(map(str, settings['disabled_optimizers']))} off, {applied} (rule {settings.get('rule')}: "
-            f"{settings.get('reason')})")
+    return f"{', '.join(record['disabled_optimizers'])} off, {applied} (rule {record['rule']}: {record['reason']})"
 
 
 def describe_choice(choice: dict) -> list[str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from gantool.runtime.contract import MAX_METADATA_BYTES
+from gantool.runtime.contract import MAX_METADATA_BYTES, SESSION_METADATA_KEY
 
 # ModelProto.metadata_props: repeated StringStringEntryProto {string key = 1; string value = 2}.
 METADATA_FIELD = 14
@@ -34,6 +34,22 @@ def read_metadata(path: Path) -> dict[str, str]:
             return _metadata(stream, stream.seek(0, io.SEEK_END))
     except (OSError, Malformed):
         return {}
+
+
+def session_record(metadata: dict[str, str]) -> dict:
+    """The onnxruntime settings an ONNX file's ``metadata`` names (:data:`SESSION_METADATA_KEY`):
+    ``{"disabled_optimizers": [names], "rule": ..., "reason": ...}``, or ``{}`` where there are none or the
+    entry is malformed. The one reader of that entry: the runtime, ``gantool info`` and the export use it."""
+    import json
+
+    try:
+        record = json.loads(metadata.get(SESSION_METADATA_KEY) or "{}")
+    except ValueError:
+        return {}
+    names = record.get("disabled_optimizers") if isinstance(record, dict) else None
+    if not names or not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return {}
+    return {"disabled_optimizers": names, "rule": str(record.get("rule", "")), "reason": str(record.get("reason", ""))}
 
 
 def _metadata(stream, size: int) -> dict[str, str]:

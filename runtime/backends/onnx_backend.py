@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -11,12 +10,11 @@ import numpy as np
 from gantool.errors import ContractError, ModelFileError, first_line
 from gantool.runtime.contract import (
     METADATA_KEY,
-    SESSION_METADATA_KEY,
     GraphTensor,
     ModelContract,
     contract_from_graph,
 )
-from gantool.runtime.onnx_metadata import read_metadata
+from gantool.runtime.onnx_metadata import read_metadata, session_record
 
 # onnxruntime >= 1.30 writes telemetry files under ~/.cache on import unless told not to.
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
@@ -51,15 +49,8 @@ def file_settings(path: Path) -> dict:
     """The onnxruntime settings the file's export rules chose (:data:`SESSION_METADATA_KEY`), read from the
     file before a session exists; ``{}`` where it names none. Only ``disabled_optimizers`` is applied: turning
     an optimizer off changes how fast a graph runs, never what it computes."""
-    text = read_metadata(path).get(SESSION_METADATA_KEY)
-    try:
-        settings = json.loads(text) if text else {}
-    except ValueError:
-        return {}
-    names = settings.get("disabled_optimizers") if isinstance(settings, dict) else None
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        return {}
-    return {"disabled_optimizers": names}
+    record = session_record(read_metadata(path))
+    return {"disabled_optimizers": record["disabled_optimizers"]} if record else {}
 
 
 class OnnxBackend:
