@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,8 @@ def add_timing_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=11, help="interleaved rounds; medians are taken over rounds")
     parser.add_argument("--latency-calls", type=int, default=40, help="batch-1 calls per candidate per round")
     parser.add_argument("--throughput-calls", type=int, default=4, help="batch-64 calls per candidate per round")
+    parser.add_argument("--settle", type=float, default=0.06,
+                        help="seconds to sleep before each candidate's calls (the last one's workers spin)")
     parser.add_argument("--one-process", action="store_true",
                         help="time every engine in this process (default: each in a child process of its own)")
 
@@ -78,6 +82,14 @@ def start_candidate(name: str, kind: str, model: Path, threads: int, one_process
 def measure(chosen: dict, args) -> dict[str, dict[str, float]]:
     """Interleaved rounds; batch-1 p50 latency (ms), batch-64 throughput (img/s) and CPU time per candidate.
 
+    Each round takes the candidates in a new (seeded) random order and sleeps
+    ``--settle`` seconds before each one's calls: onnxruntime's workers keep
+    spinning for a while after a run, so in a fixed order a candidate that
+    follows a spinning one (or a non-spinning one) was slowed (or spared).
+    With the DCGAN on a 2-core Zen 5 the fixed order without a settle put the
+    default graph at 1.56x TensorFlow at batch 64; docs/export_graphs.md has
+    the figures with them.
+
     CPU time (all threads of the candidate's process) per batch of 64 is the
     figure that survives a busy machine: when other processes hold the cores,
     wall-clock ratios drift towards the ratio of CPU time per image.
@@ -88,9 +100,13 @@ def measure(chosen: dict, args) -> dict[str, dict[str, float]]:
     latency = {name: [] for name in chosen}
     throughput = {name: [] for name in chosen}
     cpu = {name: [] for name in chosen}
+    shuffle = random.Random(0)
     for _ in range(args.rounds):
-        for name, candidate in chosen.items():
+        for name in shuffle.sample(list(chosen), len(chosen)):
+            candidate = chosen[name]
+            time.sleep(args.settle)
             latency[name].extend(candidate.time_calls(1, args.latency_calls, 1)[0])
+            time.sleep(args.settle)
             seconds, cpu_s = candidate.time_calls(64, args.throughput_calls, 64)
             throughput[name].append(64 / statistics.median(seconds))
             cpu[name].append(cpu_s / args.throughput_calls)
