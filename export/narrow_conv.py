@@ -30,6 +30,11 @@ NARROW_MAX_CHANNELS = 16
 MIN_FAN_IN = 3
 
 
+def is_narrow(outputs: int, inputs: int) -> bool:
+    """Whether a Conv with these channel counts runs faster as a ConvTranspose (the grid's rule)."""
+    return outputs <= ALWAYS_NARROW or (outputs <= NARROW_MAX_CHANNELS and inputs >= MIN_FAN_IN * outputs)
+
+
 def narrow_conv_plan(node, kernel_shape: tuple[int, ...] | None) -> tuple[int, ...] | None:
     """The ConvTranspose pads for ``node`` (its constant kernel's shape ``kernel_shape``; None: not a constant)
     where the rewrite applies to it, else None: a 2-D Conv with at most :data:`ALWAYS_NARROW` outputs, or at
@@ -37,8 +42,7 @@ def narrow_conv_plan(node, kernel_shape: tuple[int, ...] | None) -> tuple[int, .
     group, explicit pads each smaller than the kernel."""
     if node.op_type != "Conv" or kernel_shape is None or len(kernel_shape) != 4:
         return None
-    outputs, inputs = kernel_shape[:2]
-    if outputs > ALWAYS_NARROW and (outputs > NARROW_MAX_CHANNELS or inputs < MIN_FAN_IN * outputs):
+    if not is_narrow(*kernel_shape[:2]):
         return None
     attrs = attributes(node)
     kernel = kernel_shape[2:]

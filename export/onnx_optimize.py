@@ -28,7 +28,9 @@ than its Conv (and a Conv with few output channels slower than a ConvTranspose),
 6. With ``narrow=True`` (float graphs) a stride-1 Conv with few output channels
    (an image's last layer, a sub-pixel layer's phases of a grey image) becomes
    the equivalent stride-1 ConvTranspose, which onnxruntime runs without copying
-   every input channel's taps (:mod:`gantool.export.narrow_conv`).
+   every input channel's taps (:mod:`gantool.export.narrow_conv`). Before it, such
+   a Conv that reads a sub-pixel layer's DepthToSpace reads that layer's phases
+   instead (:mod:`gantool.export.phase_tail`), so the widest map is never interleaved.
 
 Everything stays NCHW inside; the graph keeps its input, output (NHWC),
 dynamic batch axis and ``metadata_props``. A ConvTranspose this module cannot
@@ -51,6 +53,7 @@ from gantool.export.fourier_conv import rewrite_first_conv
 from gantool.export.narrow_conv import rewrite_narrow_convs
 from gantool.export.nchw_dense import drop_input_transpose
 from gantool.export.onnx_graph import EditableGraph, spatial_size, tensor_shapes
+from gantool.export.phase_tail import rewrite_narrow_tails
 from gantool.export.subpixel import rewrite_conv_transpose
 
 MIN_OPSET = 13
@@ -138,10 +141,14 @@ def _fold_affine(graph: EditableGraph, context: PassContext) -> None:
 
 
 def _subpixel(graph: EditableGraph, context: PassContext) -> int:
-    # Without chaining each layer starts from no phase form: a fresh dict per layer.
-    return sum(rewrite_conv_transpose(graph, node, context.phase_forms if context.chain else {}, context.shapes,
-                                       context.estimate)
+    # Without chaining no layer reads the previous one's phases; their phase forms are kept for the narrow tail.
+    return sum(rewrite_conv_transpose(graph, node, context.phase_forms, context.shapes, context.estimate,
+                                       chain=context.chain)
                for node in [n for n in graph.nodes if n.op_type == "ConvTranspose"])
+
+
+def _narrow_tails(graph: EditableGraph, context: PassContext) -> int:
+    return rewrite_narrow_tails(graph, context.phase_forms, context.shapes, context.estimate)
 
 
 def _nchw_dense(graph: EditableGraph, context: PassContext) -> None:
@@ -158,11 +165,12 @@ def _narrow_convs(graph: EditableGraph, context: PassContext) -> None:
 
 # The rewrites, in the order they run (steps 1-6 of the module docstring; step 3, the activation hoist,
 # runs inside the sub-pixel pass, which knows where its Convs end), one module each: fold_affine.py,
-# subpixel.py, nchw_dense.py, fourier_conv.py, narrow_conv.py. Each is exact to float32 rounding
+# subpixel.py, phase_tail.py (step 6's first half), nchw_dense.py, fourier_conv.py, narrow_conv.py. Each is exact to float32 rounding
 # (tests/test_onnx_optimize.py, tests/test_fourier_conv.py) and costs itself in estimate mode.
 PASSES: tuple[GraphPass, ...] = (
     GraphPass("fold-batchnorm", _fold_affine),
     GraphPass("subpixel-conv-transpose", _subpixel),
+    GraphPass("narrow-tail-on-phases", _narrow_tails, applies=lambda context: context.narrow),
     GraphPass("nchw-dense", _nchw_dense),
     GraphPass("dft-first-conv", _dft_first_conv, applies=lambda context: context.fourier),
     GraphPass("narrow-conv-as-transpose", _narrow_convs, applies=lambda context: context.narrow),

@@ -182,13 +182,15 @@ def _conv_transpose_plans(graph: EditableGraph, node, in_block: int):
     return [plan_axis(kernel[a], strides[a], pads[a], pads[a + 2], output_padding[a], in_block) for a in range(2)]
 
 
-def rewrite_conv_transpose(graph: EditableGraph, node, phase_forms: dict, shapes: dict, estimate: bool) -> int:
+def rewrite_conv_transpose(graph: EditableGraph, node, phase_forms: dict, shapes: dict, estimate: bool,
+                           chain: bool = True, any_stride: bool = False) -> int:
     """Replace ``node`` by Conv(s) [+ DepthToSpace [+ Slice]] computing the same output.
 
     ``phase_forms`` maps a tensor made by an earlier rewrite's DepthToSpace to
-    ``(phase tensor, block, DepthToSpace node)``; a strided ConvTranspose reading
-    it reads the phase tensor instead, and that DepthToSpace goes away. With ``estimate``
-    the new weights are zero-stride views (sizes without memory).
+    ``(phase tensor, block, DepthToSpace node)``; with ``chain`` a strided ConvTranspose
+    (any ConvTranspose with ``any_stride``) reading it reads the phase tensor instead, and
+    that DepthToSpace goes away. This rewrite's own phase form is added to ``phase_forms``
+    either way. With ``estimate`` the new weights are zero-stride views (sizes without memory).
 
     Returns:
         The multiply-adds per image the rewrite adds (negative: saves); 0 where the input's size is unknown.
@@ -197,7 +199,8 @@ def rewrite_conv_transpose(graph: EditableGraph, node, phase_forms: dict, shapes
 
     source, in_block = node.input[0], 1
     chained = phase_forms.get(node.input[0])
-    if chained and attributes(node).get("strides", [1, 1])[0] > 1 and graph.sole_consumer(node.input[0]) is node:
+    strided = attributes(node).get("strides", [1, 1])[0] > 1
+    if chain and chained and (strided or any_stride) and graph.sole_consumer(node.input[0]) is node:
         source, in_block, depth_to_space = chained
         graph.remove(depth_to_space)
     plan_h, plan_w = _conv_transpose_plans(graph, node, in_block)

@@ -152,6 +152,66 @@ def test_chained_conv_transposes_share_one_depth_to_space(with_activation, kerne
     assert ops.index("Tanh") < len(ops) - 1 - ops[::-1].index("DepthToSpace")  # hoisted next to its Conv
 
 
+def _tail_model(c_out: int, kernel: int, wide_pads, extra_reader: bool = False):
+    """ConvTranspose 4 -> 16 (stride 2) -> LeakyRelu -> a narrow ``kernel`` x ``kernel`` Conv (16 -> ``c_out``) -> Tanh."""
+    constants = {}
+    nodes = [conv_transpose("a", "x", 4, 16, 4, constants, strides=[2, 2], pads=wide_pads),
+             helper.make_node("LeakyRelu", ["a"], ["a_act"], alpha=0.2)]
+    constants["w"] = (RNG.standard_normal((c_out, 16, kernel, kernel)) / (4 * kernel)).astype(np.float32)
+    constants["b"] = RNG.standard_normal(c_out).astype(np.float32)
+    pad = (kernel - 1) // 2
+    nodes.append(helper.make_node("Conv", ["a_act", "w", "b"], ["c"], kernel_shape=[kernel, kernel], pads=[pad] * 4))
+    nodes.append(helper.make_node("Tanh", ["c"], ["t"]))
+    if extra_reader:
+        nodes.append(helper.make_node("ReduceMean", ["a_act"], ["m"], axes=[1, 2, 3], keepdims=1))
+        nodes.append(helper.make_node("Add", ["t", "m"], ["y"]))
+    return model(nodes, [("x", [2, 4, 5, 5])], constants)
+
+
+def _depth_to_space_channels(proto) -> list[int]:
+    """The channel count of every DepthToSpace's input (shape inference on the fixed input shape)."""
+    inferred = onnx.shape_inference.infer_shapes(proto)
+    dims = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim] for v in inferred.graph.value_info}
+    return [dims[n.input[0]][1] for n in inferred.graph.node if n.op_type == "DepthToSpace"]
+
+
+@pytest.mark.parametrize("chain", [False, True])
+@pytest.mark.parametrize("c_out,kernel", [(1, 7), (3, 5), (3, 3), (1, 3)])
+def test_a_narrow_tail_reads_the_phases_not_the_interleaved_map(c_out, kernel, chain):
+    """The wide map (16 channels, 4 * 16 phases) is never interleaved: the only DepthToSpace moves the image's
+    4 * c_out phases."""
+    proto = _tail_model(c_out, kernel, [1, 1, 1, 1])
+    x = {"x": RNG.standard_normal((2, 4, 5, 5)).astype(np.float32)}
+    optimized = optimize(proto, narrow=True, chain=chain)
+    onnx.checker.check_model(optimized, full_check=True)
+    assert np.abs(run(optimized, x) - run(proto, x)).max() <= 1e-5
+    assert _depth_to_space_channels(optimized) == [4 * c_out]
+    assert _depth_to_space_channels(optimize(proto, narrow=False, chain=chain)) == [4 * 16]
+    # The per-phase Convs' Concat goes too where each part (4 * c_out outputs from 16 inputs) is narrow.
+    assert ("Concat" in [n.op_type for n in optimized.graph.node]) == (c_out == 3)
+
+
+@pytest.mark.parametrize("case", ["second reader", "cropped phases", "wide conv"])
+def test_a_tail_that_does_not_fit_reads_the_interleaved_map(case):
+    """A second reader of the map, a layer whose phases need a crop (no phase form), or a Conv that is not narrow."""
+    c_out = 17 if case == "wide conv" else 3
+    pads = [1, 1, 2, 2] if case == "cropped phases" else [1, 1, 1, 1]
+    proto = _tail_model(c_out, 3, pads, extra_reader=case == "second reader")
+    x = {"x": RNG.standard_normal((2, 4, 5, 5)).astype(np.float32)}
+    optimized = optimize(proto, narrow=True, chain=False)
+    assert np.abs(run(optimized, x) - run(proto, x)).max() <= 1e-5
+    assert _depth_to_space_channels(optimized) == [4 * 16]
+
+
+def test_the_tail_growth_is_what_the_rule_reads():
+    """2x2 phases: 5x5 -> 3x3 on 4x the channels (1.44x), 7x7 -> 5x5 (2.04x), 3x3 -> 3x3 (4x, the bound)."""
+    from gantool.export.phase_tail import MAX_MAC_GROWTH, tail_mac_growth
+
+    growth = {k: tail_mac_growth((k, k), [(k - 1) // 2] * 4, 2) for k in (3, 5, 7)}
+    assert growth == pytest.approx({3: 4.0, 5: 1.44, 7: 100 / 49})
+    assert max(growth.values()) <= MAX_MAC_GROWTH < tail_mac_growth((5, 5), [2] * 4, 4)
+
+
 def test_batchnorm_and_transpose_folding():
     """MatMul -> Mul -> Add -> LeakyRelu -> Reshape(NHWC) -> Transpose becomes Gemm -> LeakyRelu -> Reshape(NCHW)."""
     constants = {"w": RNG.standard_normal((6, 3 * 3 * 8)).astype(np.float32),
