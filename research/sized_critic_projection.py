@@ -31,15 +31,15 @@ def flat_critic(image_size: int, channels: int, num_classes: int):
     from keras import layers
 
     from gantool.train.config import Initializer
-    from gantool.train.models import _kernel_initializer, sized_critic_trunk
+    from gantool.train.models import layer_initializer, sized_critic_trunk
 
-    init = _kernel_initializer(Initializer.normal)
     image = keras.Input(shape=(image_size, image_size, channels), name="image")
-    x = sized_critic_trunk(image, image_size, 64, init)
+    x = sized_critic_trunk(image, image_size, 64, Initializer.normal)
     features = layers.Flatten(name="flatten")(x)
     label = keras.Input(shape=(), dtype="int32", name="label")
-    logit = layers.Dense(1, kernel_initializer=init, name="logit_plain")(features)
-    projection = layers.Embedding(num_classes, features.shape[-1], embeddings_initializer=init,
+    logit = layers.Dense(1, kernel_initializer=layer_initializer(Initializer.normal), name="logit_plain")(features)
+    projection = layers.Embedding(num_classes, features.shape[-1],
+                                  embeddings_initializer=layer_initializer(Initializer.normal),
                                   name="label_projection")(label)
     agreement = layers.Dot(axes=1, name="label_agreement")([projection, features])
     return keras.Model([image, label], layers.Add(name="logit")([logit, agreement]), name="discriminator")

@@ -343,20 +343,24 @@ def test_code_critic_judges_each_fake_with_the_digit_its_latent_names(tmp_path, 
 
 
 def test_a_run_of_a_version_with_other_networks_is_refused_in_one_line(tmp_path):
-    """cdcgan-paper v2 changed its critic: a v1 checkpoint does not fit it, so resuming one says so, not a shape error."""
+    """cdcgan-paper v2 changed its critic (a v1 checkpoint does not fit it) and v3 its initial weights: resuming a
+    run of an earlier version says so in one line, not a shape error; so does dcgan-paper v1 since v2."""
     import dataclasses
 
     from gantool.train.checkpoint import save_checkpoint
     from gantool.train.recipes import recipe, run_recipe
     from gantool.train.trainer import RunDir
 
-    current = recipe("cdcgan-paper")
-    assert current.resumable_from == current.version == 2
-    older = dataclasses.replace(current.configs({"epochs": 2})[-1], recipe_version=1)
-    run = RunDir(tmp_path / "run")
-    run.checkpoint.parent.mkdir(parents=True)
-    save_checkpoint(run.checkpoint, {}, 1, older)
-    for chosen in (None, current):
-        with pytest.raises(GantoolError, match=r"recipe cdcgan-paper v1, whose networks this version no longer builds "
-                                               r"\(v2's differ\); its checkpoint cannot be resumed: start a new run"):
-            run_recipe(chosen, run.root, resume=True, log=lambda line: None)
+    assert recipe("cdcgan-paper").resumable_from == recipe("cdcgan-paper").version == 3
+    assert recipe("dcgan-paper").resumable_from == recipe("dcgan-paper").version == 2
+    for name, version in (("cdcgan-paper", 1), ("cdcgan-paper", 2), ("dcgan-paper", 1)):
+        current = recipe(name)
+        older = dataclasses.replace(current.configs({"epochs": 2})[-1], recipe_version=version)
+        run = RunDir(tmp_path / f"{name}-v{version}")
+        run.checkpoint.parent.mkdir(parents=True)
+        save_checkpoint(run.checkpoint, {}, 1, older)
+        for chosen in (None, current):
+            with pytest.raises(GantoolError, match=rf"recipe {name} v{version}, whose networks this version no longer "
+                                                   rf"builds \(v{current.version}'s differ\); its checkpoint cannot be "
+                                                   r"resumed: start a new run"):
+                run_recipe(chosen, run.root, resume=True, log=lambda line: None)

@@ -143,3 +143,25 @@ def test_conditional_critic_projects_the_label_onto_summed_features():
     for label in range(3):
         features, plain, logit = (np.asarray(t) for t in probe([images, np.full(4, label, np.int32)], training=False))
         np.testing.assert_allclose(logit, plain + features.sum(axis=(1, 2)) @ table[label][:, None], atol=1e-4)
+
+
+@pytest.mark.parametrize("num_classes", [0, 3])
+def test_every_layer_draws_its_own_initial_weights(num_classes):
+    """Each kernel of the paper's pair starts from numbers of its own, as PyTorch's example draws them.
+
+    One Keras initializer object shared by the layers (Keras 3 fixes an unseeded one's seed when it is
+    made) filled every kernel of a model with a prefix of the same sequence: the generator's projection,
+    its transposed convolutions and its output layer all began 0.0215, -0.0083, 0.0074 (issue 34)."""
+    import keras
+
+    from gantool.train.models import build_sized_discriminator, build_sized_generator
+
+    keras.utils.set_random_seed(0)
+    models = (build_sized_generator(32, 3, 16, base_filters=8, num_classes=num_classes),
+              build_sized_discriminator(32, 3, base_filters=8, num_classes=num_classes))
+    kernels = [w.numpy().ravel() for model in models for w in model.trainable_weights
+               if w.path.endswith(("kernel", "embeddings")) and "label_embedding" not in w.path]
+    assert len(kernels) == 8 + (1 if num_classes else 0)  # 4 in each model, and the label projection
+    leading = {tuple(np.round(kernel[:8], 6)) for kernel in kernels}
+    assert len(leading) == len(kernels)
+    assert all(0.018 < kernel.std() < 0.022 for kernel in kernels if kernel.size >= 1000)

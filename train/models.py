@@ -25,11 +25,34 @@ LABEL_EMBEDDING = 50
 
 
 def _kernel_initializer(kind: Initializer):
+    """One initializer that the tutorial archs (``dcgan``, ``mlp``, ``cdcgan``) share across all of a model's layers.
+
+    Keras 3 gives an initializer made without a seed a fixed seed when it is made, so with
+    ``Initializer.normal`` every layer of the model starts from the same stream of numbers (each kernel
+    is a prefix of one sequence). The recipes of these archs were measured so and keep it; the DCGAN
+    paper's pair takes :func:`layer_initializer` per layer instead.
+    """
     import keras
 
     if kind == Initializer.normal:
         return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
     return "glorot_uniform"
+
+
+def layer_initializer(kind: Initializer):
+    """A new initializer for one layer, with a seed of its own (drawn from Python's ``random``, which
+    ``keras.utils.set_random_seed`` seeds, so a run stays a function of its seed).
+
+    Keras 3 fixes an unseeded initializer's seed when the object is made: one object shared by several
+    layers fills every kernel with the same numbers. In the DCGAN paper's pair that made the critic's
+    and the generator's kernels prefixes of one sequence each, correlated from layer to layer
+    (docs/own_images.md, issue 34); PyTorch's example draws every layer independently.
+    """
+    import keras
+
+    if kind == Initializer.normal:
+        return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
+    return keras.initializers.GlorotUniform()
 
 
 def build_generator(latent_dim: int = 100, initializer: Initializer = Initializer.glorot, output_dtype=None,
@@ -323,17 +346,18 @@ def build_sized_generator(image_size: int = 64, channels: int = 3, latent_dim: i
     check_layout(image_size, channels)
     if image_size == MNIST_SIZE:
         return build_generator(latent_dim, initializer, output_dtype, _mnist_arch(num_classes))
-    init = _kernel_initializer(Initializer(initializer))
+    kind = Initializer(initializer)
     widths = sized_filters(image_size, base_filters)
-    stack = [layers.Dense(4 * 4 * widths[0], use_bias=False, kernel_initializer=init, name="project"),
+    stack = [layers.Dense(4 * 4 * widths[0], use_bias=False, kernel_initializer=layer_initializer(kind),
+                          name="project"),
              layers.Reshape((4, 4, widths[0]), name="to_map"),
              layers.BatchNormalization(**PAPER_BATCHNORM, name="project_bn"), layers.ReLU(name="project_act")]
     for i, width in enumerate(widths[1:], start=1):
-        stack += [layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init,
-                                         name=f"up{i}"),
+        stack += [layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False,
+                                         kernel_initializer=layer_initializer(kind), name=f"up{i}"),
                   layers.BatchNormalization(**PAPER_BATCHNORM, name=f"up{i}_bn"), layers.ReLU(name=f"up{i}_act")]
     stack.append(layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False, activation="tanh",
-                                        kernel_initializer=init, dtype=output_dtype, name="image"))
+                                        kernel_initializer=layer_initializer(kind), dtype=output_dtype, name="image"))
     z = keras.Input(shape=(latent_dim,), name="z")
     if not num_classes:
         return keras.Sequential([z, *stack], name="generator")
@@ -366,32 +390,33 @@ def build_sized_discriminator(image_size: int = 64, channels: int = 3, *, base_f
     check_layout(image_size, channels)
     if image_size == MNIST_SIZE:
         return build_discriminator((28, 28, 1), initializer, output_dtype, _mnist_arch(num_classes))
-    init = _kernel_initializer(Initializer(initializer))
+    kind = Initializer(initializer)
     image = keras.Input(shape=(image_size, image_size, channels), name="image")
-    x = sized_critic_trunk(image, image_size, base_filters, init)
+    x = sized_critic_trunk(image, image_size, base_filters, kind)
     features = layers.Flatten(name="flatten")(x)
     if not num_classes:
-        logit = layers.Dense(1, kernel_initializer=init, dtype=output_dtype, name="logit")(features)
+        logit = layers.Dense(1, kernel_initializer=layer_initializer(kind), dtype=output_dtype, name="logit")(features)
         return keras.Model(image, logit, name="discriminator")
     label = keras.Input(shape=(), dtype="int32", name="label")
-    logit = layers.Dense(1, kernel_initializer=init, name="logit_plain")(features)
+    logit = layers.Dense(1, kernel_initializer=layer_initializer(kind), name="logit_plain")(features)
     pooled = ops.sum(x, axis=(1, 2))  # global sum pooling: one value per channel, wherever it fired
-    projection = layers.Embedding(num_classes, pooled.shape[-1], embeddings_initializer=init,
+    projection = layers.Embedding(num_classes, pooled.shape[-1], embeddings_initializer=layer_initializer(kind),
                                   name="label_projection")(label)
     agreement = layers.Dot(axes=1, name="label_agreement")([projection, pooled])
     return keras.Model([image, label], layers.Add(dtype=output_dtype, name="logit")([logit, agreement]),
                        name="discriminator")
 
 
-def sized_critic_trunk(image, image_size: int, base_filters: int, init):
+def sized_critic_trunk(image, image_size: int, base_filters: int, initializer: Initializer = Initializer.normal):
     """The DCGAN paper critic's convolutions on the Keras tensor ``image``, down to the last 4x4 map: per
-    halving a Conv2D (4x4, stride 2, no bias), BatchNorm on all but the first, LeakyReLU(0.2)."""
+    halving a Conv2D (4x4, stride 2, no bias; each its own :func:`layer_initializer` of ``initializer``),
+    BatchNorm on all but the first, LeakyReLU(0.2)."""
     from keras import layers
 
     x = image
     for i, width in enumerate(reversed(sized_filters(image_size, base_filters)), start=1):
-        x = layers.Conv2D(width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init,
-                          name=f"conv{i}")(x)
+        x = layers.Conv2D(width, 4, strides=2, padding="same", use_bias=False,
+                          kernel_initializer=layer_initializer(Initializer(initializer)), name=f"conv{i}")(x)
         if i > 1:
             x = layers.BatchNormalization(**PAPER_BATCHNORM, name=f"conv{i}_bn")(x)
         x = layers.LeakyReLU(negative_slope=0.2, name=f"conv{i}_act")(x)

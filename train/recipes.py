@@ -203,20 +203,23 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
         (Phase(20),),
     ),
     Recipe(
-        "dcgan-paper", 1, "dcgan-paper",
+        "dcgan-paper", 2, "dcgan-paper",
         "the DCGAN paper's generator and critic at the images' size (32, 64 or 128 pixels, grey or colour; 28: "
         "the tutorial's pair) with its settings: batch 128, Adam 2e-4, beta_1 0.5, N(0, 0.02) init. What "
         "--data DIR trains by default when the images are unlabeled",
         _PAPER,
         (Phase(25),),
+        resumable_from=2,  # v2: every layer draws its own initial weights (v1's shared one stream of numbers)
     ),
     Recipe(
-        "cdcgan-paper", 2, "cdcgan-paper",
+        "cdcgan-paper", 3, "cdcgan-paper",
         "dcgan-paper with a label input, one class per sub-folder of the data (sample --label NAME). What "
         "--data DIR trains by default when the images are labeled but not MNIST's ten 28x28 grey classes",
         _PAPER,
         (Phase(25),),
-        resumable_from=2,  # v2: the critic projects the label onto summed, not flattened, features
+        # v2: the critic projects the label onto summed, not flattened, features; v3: every layer draws
+        # its own initial weights (v1 and v2 shared one stream of numbers across a model's layers)
+        resumable_from=3,
     ),
     Recipe(
         "quadratic", 1, "quadratic",
