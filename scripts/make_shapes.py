@@ -1,10 +1,13 @@
 """Draw synthetic 64x64 RGB pictures of coloured shapes, one sub-folder per shape: data for ``gantool train --data``.
 
-Each picture is one shape (a disc, a square or a triangle, the class) of a random colour, size,
-position and angle on a two-colour linear gradient, drawn at 4x and reduced with Lanczos so its
-edges are smooth. Picture ``i`` is a function of ``(seed, i)`` alone: the same seed gives the same
-bytes, and a larger ``--count`` adds pictures without changing the earlier ones. Classes take turns
-(picture ``i`` is class ``i % 3``), so every class has the same share.
+Each picture is one filled shape (a disc, a square or a triangle, the class) of a random colour, size,
+position and angle on a two-colour linear gradient (``--background gradient``, the default) or on one
+plain colour (``--background flat``), drawn at 4x and reduced with Lanczos so its edges are smooth.
+Picture ``i`` is a function of ``(seed, i)`` alone: the same seed gives the same bytes, and a larger
+``--count`` adds pictures without changing the earlier ones. Classes take turns (picture ``i`` is
+class ``i % 3``), so every class has the same share. Both backgrounds read the same random numbers, so
+picture ``i`` has the same shape, size, place and colour on either: ``flat`` is the control that
+tells whether the gradients are what a GAN fails on (docs/own_images.md, issue 34: they are not).
 
 Example::
 
@@ -29,10 +32,17 @@ SUPERSAMPLE = 4
 MIN_CONTRAST = 120  # the shape's colour differs from the background's mean by at least this (sum over RGB)
 
 
-def gradient(rng: np.random.Generator, side: int) -> np.ndarray:
-    """A ``side`` x ``side`` RGB float array blending two random colours along a random direction."""
+BACKGROUNDS = ("gradient", "flat")
+
+
+def background(rng: np.random.Generator, side: int, kind: str = "gradient") -> np.ndarray:
+    """A ``side`` x ``side`` RGB float array: two random colours blended along a random direction
+    (``gradient``), or the first of them alone (``flat``). Both draw the same numbers from ``rng``, so
+    what is drawn after them is the same."""
     start, end = rng.uniform(0, 255, (2, 3))
     angle = rng.uniform(0, 2 * math.pi)
+    if kind == "flat":
+        return np.broadcast_to(start, (side, side, 3)).astype(np.float64)
     y, x = np.mgrid[0:side, 0:side] / (side - 1) - 0.5
     along = np.clip(0.5 + x * math.cos(angle) + y * math.sin(angle), 0, 1)[..., None]
     return start * (1 - along) + end * along
@@ -60,17 +70,17 @@ def draw_shape(draw: ImageDraw.ImageDraw, kind: str, centre: tuple[float, float]
     draw.polygon(points, fill=colour)
 
 
-def picture(seed: int, index: int) -> tuple[str, Image.Image]:
-    """Picture ``index`` of ``seed``: its class name and the 64x64 RGB image."""
+def picture(seed: int, index: int, background_kind: str = "gradient") -> tuple[str, Image.Image]:
+    """Picture ``index`` of ``seed``: its class name and the 64x64 RGB image (on a ``background_kind`` background)."""
     rng = np.random.default_rng([seed, index])
     kind = CLASSES[index % len(CLASSES)]
     side = SIZE * SUPERSAMPLE
-    background = gradient(rng, side)
-    image = Image.fromarray(np.rint(background).astype(np.uint8))
+    backdrop = background(rng, side, background_kind)
+    image = Image.fromarray(np.rint(backdrop).astype(np.uint8))
     radius = rng.uniform(0.16, 0.34) * side
     centre = tuple(rng.uniform(radius + 2, side - radius - 2, 2))
     draw_shape(ImageDraw.Draw(image), kind, centre, radius, rng.uniform(0, 2 * math.pi),
-               shape_colour(rng, background))
+               shape_colour(rng, backdrop))
     return kind, image.resize((SIZE, SIZE), Image.Resampling.LANCZOS)
 
 
@@ -79,15 +89,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("out", type=Path, help="folder to write DIR/<class>/NNNNN.png into (created)")
     parser.add_argument("--count", type=int, default=3000, help="pictures in all (default 3000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every picture (default 0)")
+    parser.add_argument("--background", choices=BACKGROUNDS, default="gradient",
+                        help="a two-colour gradient (default), or one plain colour")
     args = parser.parse_args(argv)
     if args.count < 1:
         parser.error("--count must be at least 1")
     for kind in CLASSES:
         (args.out / kind).mkdir(parents=True, exist_ok=True)
     for index in range(args.count):
-        kind, image = picture(args.seed, index)
+        kind, image = picture(args.seed, index, args.background)
         image.save(args.out / kind / f"{index:05d}.png")
-    print(f"Wrote {args.count} pictures of {', '.join(CLASSES)} ({SIZE}x{SIZE} RGB, seed {args.seed}) into {args.out}")
+    print(f"Wrote {args.count} pictures of {', '.join(CLASSES)} ({SIZE}x{SIZE} RGB, {args.background} backgrounds, "
+          f"seed {args.seed}) into {args.out}")
 
 
 if __name__ == "__main__":

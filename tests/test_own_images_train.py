@@ -133,6 +133,28 @@ def test_make_shapes_is_a_function_of_the_seed(tmp_path):
     assert (picture.mode, picture.size) == ("RGB", (64, 64))
 
 
+def test_make_shapes_draws_the_same_shape_on_a_plain_background():
+    """``--background flat`` (the control of issue 34) draws picture ``i``'s shape in the same place and colour
+    as the default gradient does, on one plain colour."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_shapes", Path(__file__).parent.parent / "scripts" / "make_shapes.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for index in range(6):
+        kind, gradient = module.picture(0, index)
+        _, flat = module.picture(0, index, "flat")
+        flat, gradient = np.asarray(flat, np.int16), np.asarray(gradient, np.int16)
+        assert kind == module.CLASSES[index % 3]
+        corners = {tuple(flat[y, x]) for y in (0, 63) for x in (0, 63)}
+        assert len(corners) == 1  # one colour behind the shape
+        assert len({tuple(gradient[y, x]) for y in (0, 63) for x in (0, 63)}) > 1
+        shape = np.abs(flat - flat[0, 0]).sum(axis=-1) > 60
+        assert 0.03 < shape.mean() < 0.5
+        near = np.abs(gradient[shape] - flat[shape]).sum(axis=-1)
+        assert np.median(near) <= 3  # the shape's own pixels are the same in both
+
+
 @pytest.mark.slow
 def test_unlabeled_colour_images_train_export_sample_and_resume(tmp_path, unlabeled):
     """32x32 RGB without labels: dcgan-paper by default, an RGB grid per epoch, a bare --resume, an ONNX
