@@ -165,3 +165,14 @@ def test_every_layer_draws_its_own_initial_weights(num_classes):
     leading = {tuple(np.round(kernel[:8], 6)) for kernel in kernels}
     assert len(leading) == len(kernels)
     assert all(0.018 < kernel.std() < 0.022 for kernel in kernels if kernel.size >= 1000)
+
+
+@pytest.mark.parametrize("arch", ["dcgan-paper", "cdcgan-paper"])
+def test_the_paper_archs_take_no_digit_code_critic(arch):
+    """``code_critic`` judges with a critic told the digit a latent names; the paper's pair has none (its
+    conditional critic is cdcgan-paper's, told a sub-folder's class), so the config refuses the pairing
+    before any network is built."""
+    from gantool.train.config import TrainConfig
+
+    with pytest.raises(GantoolError, match=f"`code_critic` needs an unconditional MNIST arch \\(dcgan, mlp\\), not {arch}"):
+        TrainConfig(arch=arch, code_critic=True, initializer="normal")
