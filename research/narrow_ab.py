@@ -22,6 +22,21 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def fastest_cpu_ms(sessions: dict, feeds: dict, rounds: int, repeats: dict, pause_s: float) -> dict:
+    """(name, batch) -> the fastest round's CPU ms per run: rounds in a shuffled (seeded) order, a pause before
+    each session's calls at each batch size, ``repeats[batch]`` runs per measurement."""
+    best = {(name, b): float("inf") for name in sessions for b in feeds}
+    for round_ in range(rounds):
+        for name in random.Random(round_).sample(list(sessions), len(sessions)):
+            for b, feed in feeds.items():
+                time.sleep(pause_s)
+                start = time.process_time()
+                for _ in range(repeats[b]):
+                    sessions[name].run(None, feed)
+                best[name, b] = min(best[name, b], (time.process_time() - start) / repeats[b] * 1e3)
+    return best
+
+
 def main() -> None:
     import onnxruntime as ort
 
@@ -38,17 +53,8 @@ def main() -> None:
     options.intra_op_num_threads = 1
     sessions = {name: ort.InferenceSession(g, options, providers=["CPUExecutionProvider"]) for name, g in graphs.items()}
     rng = np.random.default_rng(0)
-    z = {b: rng.standard_normal((b, contract.latent_dim), dtype=np.float32) for b in (1, 64)}
-    best = {(name, b): float("inf") for name in sessions for b in z}
-    for round_ in range(12):
-        for name in random.Random(round_).sample(list(sessions), len(sessions)):
-            for b in z:
-                repeats = 100 if b == 1 else 4
-                time.sleep(0.05)
-                start = time.process_time()
-                for _ in range(repeats):
-                    sessions[name].run(None, {contract.input_name: z[b]})
-                best[name, b] = min(best[name, b], (time.process_time() - start) / repeats * 1e3)
+    feeds = {b: {contract.input_name: rng.standard_normal((b, contract.latent_dim), dtype=np.float32)} for b in (1, 64)}
+    best = fastest_cpu_ms(sessions, feeds, rounds=12, repeats={1: 100, 64: 4}, pause_s=0.05)
     for name in sessions:
         print(f"{name:24s} batch 1 {best[name, 1]:.3f} ms   batch 64 {best[name, 64]:.2f} ms")
 

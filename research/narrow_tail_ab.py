@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+
+# narrow_ab.py sits beside this file (run it as python research/narrow_tail_ab.py): the shared timing loop.
+from narrow_ab import fastest_cpu_ms
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 DEFAULT = ["celeba64", "mnist_sigmoid28", "tail_k3_c3", "tail_k3_c1", "tail_k5_c3"]
@@ -92,16 +93,7 @@ def main() -> None:
         inputs = {b: feeds(sessions["plain"], b, rng) for b in (1, 64)}
         reference = sessions["plain"].run(None, inputs[64])[0]
         errors = {k: float(np.abs(s.run(None, inputs[64])[0] - reference).max()) for k, s in sessions.items()}
-        best = {(k, b): float("inf") for k in sessions for b in inputs}
-        for round_ in range(args.rounds):
-            for k in random.Random(round_).sample(list(sessions), len(sessions)):
-                for b in inputs:
-                    repeats = 20 if b == 1 else 2
-                    time.sleep(0.06)
-                    start = time.process_time()
-                    for _ in range(repeats):
-                        sessions[k].run(None, inputs[b])
-                    best[k, b] = min(best[k, b], (time.process_time() - start) / repeats * 1e3)
+        best = fastest_cpu_ms(sessions, inputs, rounds=args.rounds, repeats={1: 20, 64: 2}, pause_s=0.06)
         print(f"## {name}")
         base = "layerwise, no tail"
         for k in sessions:
