@@ -43,7 +43,7 @@ p.add_argument("--noise", type=float, default=0.0)
 a = p.parse_args()
 
 os.makedirs(a.out, exist_ok=True)
-images = np.load(a.cache, mmap_mode="r")
+images = np.load(a.cache, mmap_mode="r", allow_pickle=False)
 size = images.shape[1]
 rng = np.random.default_rng(a.seed)
 tf.random.set_seed(a.seed)
