@@ -8,10 +8,15 @@ Picture ``i`` is a function of ``(seed, i)`` alone: the same seed gives the same
 class ``i % 3``), so every class has the same share. Both backgrounds read the same random numbers, so
 picture ``i`` has the same shape, size, place and colour on either: ``flat`` is the control that
 tells whether the gradients are what a GAN fails on (docs/own_images.md, issue 34: they are not).
+``--layout centred`` draws every shape in the middle at one size (circumradius 30% of the side, so a
+disc spans 60% of the picture) and one angle (squares upright, triangles pointing up), like MNIST's
+centred digits of one size; it reads the same random numbers as the default ``random`` layout, so
+picture ``i`` keeps its class, background and colours: the control for the random place and size.
 
 Example::
 
     python scripts/make_shapes.py /tmp/shapes64 --count 3000
+    python scripts/make_shapes.py /tmp/shapes64c --count 3000 --layout centred --background flat
     gantool train --data /tmp/shapes64 --out runs/shapes --image-size 64
 
 writes ``/tmp/shapes64/{disc,square,triangle}/00000.png`` ... (about 4 s per 1,000 on one core).
@@ -33,6 +38,9 @@ MIN_CONTRAST = 120  # the shape's colour differs from the background's mean by a
 
 
 BACKGROUNDS = ("gradient", "flat")
+LAYOUTS = ("random", "centred")
+CENTRED_RADIUS = 0.30  # ``--layout centred``: circumradius as a share of the side (a disc spans 60%)
+CENTRED_ANGLES = {"disc": 0.0, "square": math.pi / 4, "triangle": -math.pi / 2}  # upright square, triangle apex up
 
 
 def background(rng: np.random.Generator, side: int, kind: str = "gradient") -> np.ndarray:
@@ -70,8 +78,9 @@ def draw_shape(draw: ImageDraw.ImageDraw, kind: str, centre: tuple[float, float]
     draw.polygon(points, fill=colour)
 
 
-def picture(seed: int, index: int, background_kind: str = "gradient") -> tuple[str, Image.Image]:
-    """Picture ``index`` of ``seed``: its class name and the 64x64 RGB image (on a ``background_kind`` background)."""
+def picture(seed: int, index: int, background_kind: str = "gradient", layout: str = "random") -> tuple[str, Image.Image]:
+    """Picture ``index`` of ``seed``: its class name and the 64x64 RGB image (on a ``background_kind`` background;
+    the shape at a random place, size and angle, or, ``layout="centred"``, in the middle at one size and angle)."""
     rng = np.random.default_rng([seed, index])
     kind = CLASSES[index % len(CLASSES)]
     side = SIZE * SUPERSAMPLE
@@ -79,8 +88,10 @@ def picture(seed: int, index: int, background_kind: str = "gradient") -> tuple[s
     image = Image.fromarray(np.rint(backdrop).astype(np.uint8))
     radius = rng.uniform(0.16, 0.34) * side
     centre = tuple(rng.uniform(radius + 2, side - radius - 2, 2))
-    draw_shape(ImageDraw.Draw(image), kind, centre, radius, rng.uniform(0, 2 * math.pi),
-               shape_colour(rng, backdrop))
+    angle = rng.uniform(0, 2 * math.pi)
+    if layout == "centred":  # the numbers above are still drawn, so the colour below is the random layout's
+        radius, centre, angle = CENTRED_RADIUS * side, (side / 2, side / 2), CENTRED_ANGLES[kind]
+    draw_shape(ImageDraw.Draw(image), kind, centre, radius, angle, shape_colour(rng, backdrop))
     return kind, image.resize((SIZE, SIZE), Image.Resampling.LANCZOS)
 
 
@@ -91,16 +102,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of every picture (default 0)")
     parser.add_argument("--background", choices=BACKGROUNDS, default="gradient",
                         help="a two-colour gradient (default), or one plain colour")
+    parser.add_argument("--layout", choices=LAYOUTS, default="random",
+                        help="each shape at a random place, size and angle (default), or centred at one size "
+                             "(60%% of the picture) and angle")
     args = parser.parse_args(argv)
     if args.count < 1:
         parser.error("--count must be at least 1")
     for kind in CLASSES:
         (args.out / kind).mkdir(parents=True, exist_ok=True)
     for index in range(args.count):
-        kind, image = picture(args.seed, index, args.background)
+        kind, image = picture(args.seed, index, args.background, args.layout)
         image.save(args.out / kind / f"{index:05d}.png")
     print(f"Wrote {args.count} pictures of {', '.join(CLASSES)} ({SIZE}x{SIZE} RGB, {args.background} backgrounds, "
-          f"seed {args.seed}) into {args.out}")
+          f"{args.layout} layout, seed {args.seed}) into {args.out}")
 
 
 if __name__ == "__main__":

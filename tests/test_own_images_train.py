@@ -155,6 +155,41 @@ def test_make_shapes_draws_the_same_shape_on_a_plain_background():
         assert np.median(near) <= 3  # the shape's own pixels are the same in both
 
 
+
+def test_make_shapes_centred_layout_draws_one_shape_per_class_in_random_colours():
+    """``--layout centred`` (issue 34's control for the random place and size): each class's shape in the
+    middle at one size and angle, so its outline is the same in every picture, in picture ``i``'s own
+    random colours and background; a function of the seed, the default layout's bytes unchanged."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_shapes", Path(__file__).parent.parent / "scripts" / "make_shapes.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    masks, colours = {}, set()
+    for index in range(9):
+        kind, centred = module.picture(0, index, "flat", "centred")
+        _, again = module.picture(0, index, "flat", "centred")
+        _, scattered = module.picture(0, index, "flat")
+        assert kind == module.CLASSES[index % 3]
+        centred, scattered = np.asarray(centred, np.int16), np.asarray(scattered, np.int16)
+        assert np.array_equal(centred, np.asarray(again, np.int16))
+        assert np.array_equal(centred[0, 0], scattered[0, 0])  # the same background colour
+        back, fore = centred[0, 0].astype(float), centred[32, 32].astype(float)  # the middle is in every shape
+        cover = ((centred - back) @ (fore - back)) / ((fore - back) @ (fore - back))
+        shape = cover > 0.5
+        assert (shape != shape[:, ::-1]).mean() < 0.005  # symmetric about the vertical middle
+        rows, cols = np.nonzero(shape)
+        assert abs(cols.mean() - 31.5) < 0.5 and 16 < rows.mean() < 47
+        masks.setdefault(kind, []).append(shape)
+        colours.add(tuple(np.median(centred[shape], axis=0)))
+    for kind, same in masks.items():
+        assert all((same[0] != other).mean() < 0.005 for other in same[1:]), kind  # edges differ by rounding at most
+    disc = masks["disc"][0]
+    assert abs(disc[32].sum() / 64 - 0.6) < 0.04  # a disc spans 60% of the side
+    assert len(colours) == 9  # the colours stay random
+    assert np.array_equal(np.asarray(module.picture(0, 4)[1]),
+                          np.asarray(module.picture(0, 4, "gradient", "random")[1]))
+
 @pytest.mark.slow
 def test_unlabeled_colour_images_train_export_sample_and_resume(tmp_path, unlabeled):
     """32x32 RGB without labels: dcgan-paper by default, an RGB grid per epoch, a bare --resume, an ONNX
