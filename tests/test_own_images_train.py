@@ -199,6 +199,7 @@ def test_unlabeled_colour_images_train_export_sample_and_resume(tmp_path, unlabe
                     "--stop-after", 1)
     assert result.exit_code == 0, result.output
     assert "Recipe dcgan-paper: the images are unlabeled" in result.output
+    assert "24 images are few for the DCGAN paper's settings" in result.output  # train.run_data.FEW_IMAGES
     result = invoke("train", "--out", run, "--resume")
     assert result.exit_code == 0, result.output
     saved = json.loads((run / "config.json").read_text())
