@@ -55,6 +55,14 @@ def narrow_conv_plan(node, kernel_shape: tuple[int, ...] | None) -> tuple[int, .
     return flipped if min(flipped) >= 0 else None
 
 
+def transposed_kernel(weight: np.ndarray, estimate: bool = False) -> np.ndarray:
+    """The ConvTranspose kernel computing a stride-1 Conv of ``weight`` (out, in, kh, kw): flipped in space,
+    (in, out, kh, kw); with ``estimate`` a zero-stride view of that shape (a size without memory)."""
+    if estimate:
+        return np.broadcast_to(np.float32(0), (weight.shape[1], weight.shape[0], *weight.shape[2:]))
+    return np.ascontiguousarray(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+
+
 def rewrite_narrow_convs(graph: EditableGraph, estimate: bool = False) -> int:
     """Replace every Conv :func:`narrow_conv_plan` accepts by its ConvTranspose form; returns how many.
 
@@ -67,11 +75,9 @@ def rewrite_narrow_convs(graph: EditableGraph, estimate: bool = False) -> int:
         pads = narrow_conv_plan(node, None if weight is None else weight.shape)
         if pads is None:
             continue
-        shape = (weight.shape[1], weight.shape[0], *weight.shape[2:])
-        kernel = (np.broadcast_to(np.float32(0), shape) if estimate
-                  else np.ascontiguousarray(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]))
         hint = node.name or node.output[0]
-        inputs = [node.input[0], graph.add_const(f"{hint}/transposed_kernel", kernel), *node.input[2:]]
+        inputs = [node.input[0], graph.add_const(f"{hint}/transposed_kernel", transposed_kernel(weight, estimate)),
+                  *node.input[2:]]
         transposed = helper.make_node("ConvTranspose", inputs, list(node.output), name=graph.name(f"{hint}/as_transpose"),
                                       kernel_shape=list(weight.shape[2:]), pads=list(pads), strides=[1, 1])
         graph.replace(node, [transposed])

@@ -79,6 +79,10 @@ class EditableGraph:
         readers = [n for n in self.nodes if tensor in n.input]
         return readers[0] if len(readers) == 1 else None
 
+    def producer(self, tensor: str):
+        """The node writing ``tensor``, or None for a graph input or constant."""
+        return next((n for n in self.nodes if tensor in n.output), None)
+
     def remove(self, node) -> None:
         self.nodes = [n for n in self.nodes if n is not node]
 

@@ -165,8 +165,9 @@ def _narrow_convs(graph: EditableGraph, context: PassContext) -> None:
 
 # The rewrites, in the order they run (steps 1-6 of the module docstring; step 3, the activation hoist,
 # runs inside the sub-pixel pass, which knows where its Convs end), one module each: fold_affine.py,
-# subpixel.py, phase_tail.py (step 6's first half), nchw_dense.py, fourier_conv.py, narrow_conv.py. Each is exact to float32 rounding
-# (tests/test_onnx_optimize.py, tests/test_fourier_conv.py) and costs itself in estimate mode.
+# subpixel.py, phase_tail.py (step 6's first half), nchw_dense.py, fourier_conv.py, narrow_conv.py.
+# Each is exact to float32 rounding (tests/test_onnx_optimize.py, tests/test_fourier_conv.py) and costs
+# itself in estimate mode.
 PASSES: tuple[GraphPass, ...] = (
     GraphPass("fold-batchnorm", _fold_affine),
     GraphPass("subpixel-conv-transpose", _subpixel),

@@ -19,9 +19,7 @@ runs after it makes it a ConvTranspose too. Exact: each weight is a copy of one 
 
 from __future__ import annotations
 
-import numpy as np
-
-from gantool.export.narrow_conv import is_narrow, narrow_conv_plan
+from gantool.export.narrow_conv import is_narrow, narrow_conv_plan, transposed_kernel
 from gantool.export.onnx_graph import UNARY_ELEMENTWISE, EditableGraph
 from gantool.export.subpixel import plan_axis, rewrite_conv_transpose
 
@@ -62,11 +60,9 @@ def rewrite_narrow_tails(graph: EditableGraph, phase_forms: dict, shapes: dict, 
         if (tail_mac_growth(weight.shape[2:], list(pads), form[1]) > MAX_MAC_GROWTH
                 or not is_narrow(phases * weight.shape[0], phases * weight.shape[1])):
             continue
-        kernel = (np.broadcast_to(np.float32(0), (weight.shape[1], weight.shape[0], *weight.shape[2:])) if estimate
-                  else np.ascontiguousarray(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]))
         hint = node.name or node.output[0]
-        transposed = helper.make_node("ConvTranspose", [node.input[0], graph.add_const(f"{hint}/transposed_kernel", kernel),
-                                                        *node.input[2:]],
+        kernel = graph.add_const(f"{hint}/transposed_kernel", transposed_kernel(weight, estimate))
+        transposed = helper.make_node("ConvTranspose", [node.input[0], kernel, *node.input[2:]],
                                       list(node.output), name=graph.name(f"{hint}/on_phases"),
                                       kernel_shape=list(weight.shape[2:]), pads=list(pads), strides=[1, 1])
         graph.replace(node, [transposed])
@@ -76,15 +72,11 @@ def rewrite_narrow_tails(graph: EditableGraph, phase_forms: dict, shapes: dict, 
     return added
 
 
-def _producer(graph: EditableGraph, tensor: str):
-    return next((n for n in graph.nodes if tensor in n.output), None)
-
-
 def _channels(graph: EditableGraph, tensor: str) -> int | None:
     """Output channels of the Conv that makes ``tensor`` (through unary activations), or None."""
-    node = _producer(graph, tensor)
+    node = graph.producer(tensor)
     while node is not None and node.op_type in UNARY_ELEMENTWISE:
-        node = _producer(graph, node.input[0])
+        node = graph.producer(node.input[0])
     weight = None if node is None or node.op_type != "Conv" else graph.consts.get(node.input[1])
     return None if weight is None else weight.shape[0]
 
@@ -95,7 +87,7 @@ def _read_concat_parts(graph: EditableGraph, phases: str) -> None:
     only where each part is narrow too (the narrow pass then runs it as a ConvTranspose)."""
     from onnx import helper
 
-    concat, conv = _producer(graph, phases), graph.sole_consumer(phases)
+    concat, conv = graph.producer(phases), graph.sole_consumer(phases)
     if concat is None or concat.op_type != "Concat" or conv is None or conv.op_type != "Conv":
         return
     sizes = [_channels(graph, part) for part in concat.input]
